@@ -1,0 +1,56 @@
+"""The results format: criteria, round trip through JSON, Markdown tables and clear errors."""
+
+import math
+
+import pytest
+
+from symlab.results import (
+    Metric,
+    Results,
+    ResultsError,
+    ResultsRecorder,
+    load_results,
+)
+
+
+def test_metric_criteria():
+    assert Metric("a", 0.91, paper=0.93, tolerance=0.05).passed is True
+    assert Metric("a", 0.80, paper=0.93, tolerance=0.05).passed is False
+    assert Metric("b", 3.0, lower=2.0, upper=4.0).passed is True
+    assert Metric("b", 5.0, lower=2.0, upper=4.0).passed is False
+    assert Metric("c", 1.0).passed is None
+    assert Metric("d", math.nan, upper=1.0).passed is False
+    with pytest.raises(ValueError, match="needs the paper's value"):
+        Metric("e", 1.0, tolerance=0.1)
+
+
+def test_results_round_trip_and_markdown(tmp_path):
+    rec = ResultsRecorder("demo", "A paper", "smoke", out_root=tmp_path)
+    rec.results.add("success", 0.9, paper=0.95, tolerance=0.1, table="Table 1", unit="%")
+    rec.results.add("drop", 0.02, upper=0.05, table="Table 2")
+    rec.results.add("nan metric", math.nan, lower=0)
+    fig = rec.figure_path("curve.png")
+    fig.write_bytes(b"png")
+    path = rec.write()
+    loaded = load_results(path)
+    assert loaded.project == "demo" and loaded.scale == "smoke"
+    assert [m.passed for m in loaded.metrics] == [True, True, False]
+    assert loaded.n_passed == 2 and loaded.n_checked == 3
+    assert loaded.figures == ["curve.png"] and loaded.runtime_s >= 0
+    md = (tmp_path / "smoke" / "results.md").read_text()
+    assert "### Table 1" in md and "| success (%) | 0.95 | 0.9 |" in md
+    assert "2/3 criteria met" in md
+
+
+def test_results_errors(tmp_path):
+    with pytest.raises(ResultsError, match="not found"):
+        load_results(tmp_path / "results.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(ResultsError, match="not valid JSON"):
+        load_results(bad)
+    bad.write_text('{"project": "x"}')
+    with pytest.raises(ResultsError, match="not in the SymLab format"):
+        load_results(bad)
+    with pytest.raises(ValueError, match="unknown scale"):
+        Results("x", "p", "huge")
