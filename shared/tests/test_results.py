@@ -54,3 +54,20 @@ def test_results_errors(tmp_path):
         load_results(bad)
     with pytest.raises(ValueError, match="unknown scale"):
         Results("x", "p", "huge")
+
+
+def test_results_dir(tmp_path, monkeypatch):
+    from symlab.results import results_dir
+
+    proj = tmp_path / "projects" / "demo"
+    (proj / "src" / "demo").mkdir(parents=True)
+    (proj / "pyproject.toml").write_text("")
+    module = proj / "src" / "demo" / "reproduce.py"
+    monkeypatch.delenv("SYMLAB_RESULTS", raising=False)
+    assert results_dir(module, "demo") == proj / "results"
+    monkeypatch.chdir(tmp_path)
+    assert results_dir(tmp_path / "site" / "demo" / "x" / "reproduce.py", "demo") == (
+        tmp_path / "results" / "demo"
+    )
+    monkeypatch.setenv("SYMLAB_RESULTS", str(tmp_path / "out"))
+    assert results_dir(module, "demo") == tmp_path / "out" / "demo"

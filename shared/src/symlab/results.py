@@ -236,6 +236,28 @@ def _group_by_table(metrics: Iterable[Metric]) -> list[tuple[str, list[Metric]]]
     return list(groups.items())
 
 
+def results_dir(package_file: str | Path, project: str) -> Path:
+    """Where a project's ``reproduce`` writes: ``$SYMLAB_RESULTS/<project>`` when set, else the
+    project's ``results/`` folder when the package runs from a checkout (``src`` layout), else
+    ``./results/<project>``.
+
+    Parameters
+    ----------
+    package_file : path
+        ``__file__`` of a module directly inside the project package (``src/<project>/x.py``).
+    project : str
+        The project folder name.
+    """
+    import os
+
+    if os.environ.get("SYMLAB_RESULTS"):
+        return Path(os.environ["SYMLAB_RESULTS"]) / project
+    project_root = Path(package_file).resolve().parents[2]
+    if (project_root / "pyproject.toml").is_file() and project_root.name == project:
+        return project_root / "results"
+    return Path.cwd() / "results" / project
+
+
 class ResultsRecorder:
     """Times a ``reproduce`` run and writes its :class:`Results`.
 
