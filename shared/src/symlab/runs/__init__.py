@@ -1,0 +1,44 @@
+"""Runs: directories, seeding, configs validated on load, checkpoints, wandb and Lightning."""
+
+from ._checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
+from ._config import (
+    ConfigError,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
+from ._logging import init_wandb, lightning_loggers, lightning_trainer, metrics_callback, wandb_mode
+from ._run import (
+    NonFiniteError,
+    Run,
+    check_finite,
+    git_revision,
+    package_versions,
+    seed_everything,
+    write_json_atomic,
+)
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "NonFiniteError",
+    "Run",
+    "apply_overrides",
+    "check_finite",
+    "config_from_dict",
+    "config_to_dict",
+    "git_revision",
+    "init_wandb",
+    "lightning_loggers",
+    "lightning_trainer",
+    "load_checkpoint",
+    "load_config",
+    "metrics_callback",
+    "package_versions",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "seed_everything",
+    "wandb_mode",
+    "write_json_atomic",
+]
