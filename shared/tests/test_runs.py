@@ -155,3 +155,33 @@ def test_check_finite():
     assert check_finite(torch.tensor(1.0)) == torch.tensor(1.0)
     with pytest.raises(NonFiniteError, match="loss became nan at step 12"):
         check_finite(torch.tensor(float("nan")), step=12)
+
+
+def test_lightning_trainer_logs_into_the_run(tmp_path):
+    """The Lightning helper trains on a DeviceLoader and writes epoch metrics into the run."""
+    import lightning
+
+    from symlab.data import DeviceLoader
+    from symlab.runs import init_wandb, lightning_trainer
+
+    class Regressor(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch, _):
+            loss = (self.lin(batch["x"]) - batch["y"]).pow(2).mean()
+            self.log("train_loss", loss, on_epoch=True, on_step=False)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    x = torch.randn(256, 3)
+    data = {"x": x, "y": x.sum(-1, keepdim=True)}
+    run = Run("demo", {"epochs": 3}, seed=0, root=tmp_path, name="lit")
+    assert init_wandb(run) is None  # tests run with WANDB_MODE=disabled
+    trainer = lightning_trainer(run, max_epochs=3, enable_progress_bar=False, logger=False)
+    trainer.fit(Regressor(), DeviceLoader(data, batch_size=64, generator=0))
+    losses = [m["train_loss"] for m in run.read_metrics()]
+    assert len(losses) == 3 and losses[-1] < losses[0]
