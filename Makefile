@@ -26,7 +26,7 @@ export WANDB_MODE ?= offline
 .PHONY: help venv check-project test test-slow reproduce report lint system-check clean-venv
 
 help:
-	@sed -n '1,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,7p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
