@@ -26,6 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # Tests never talk to wandb, not even offline.
     os.environ["WANDB_MODE"] = "disabled"
     os.environ.setdefault("WANDB_SILENT", "true")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        # Each xdist worker would otherwise start one torch thread per core: oversubscription
+        # makes a parallel run slower than a serial one on small machines.
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
