@@ -71,3 +71,11 @@ def test_results_dir(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("SYMLAB_RESULTS", str(tmp_path / "out"))
     assert results_dir(module, "demo") == tmp_path / "out" / "demo"
+
+
+def test_pipes_in_names_do_not_break_the_table():
+    res = Results("demo", "p", "cpu")
+    res.add("|cos(L, J)|", 0.99, lower=0.95)
+    row = [line for line in res.to_markdown().splitlines() if "cos" in line][0]
+    assert row.startswith("| \\|cos(L, J)\\| | ")
+    assert row.count(" | ") == 4  # five cells

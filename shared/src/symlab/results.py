@@ -205,6 +205,8 @@ class Results:
                 name = m.name + (f" ({m.unit})" if m.unit else "")
                 if m.note:
                     name += f" <br><sub>{m.note}</sub>"
+                # A "|" in a name (|cos(a, b)|, |x - y|) would split the table cell.
+                name = name.replace("|", "\\|")
                 crit = m.criterion.replace("|", "\\|")
                 lines.append(f"| {name} | {paper} | {_fmt(m.value)} | {crit} | {verdict} |")
             lines.append("")
