@@ -1,0 +1,368 @@
+"""The experiments of the paper, one function per task, each returning plain metrics and the
+discovered matrices. ``train`` and ``reproduce`` both call these."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from symlab.groups import SO2
+
+from .atlas import crop_centre
+from .config import Config, DigitsConfig, LieFitConfig, PDEConfig
+from .discovery import (
+    Action,
+    choose_k,
+    discover_cosets,
+    generator_norms,
+    mean_equivariance_loss,
+    train_basis,
+    train_predictor,
+)
+from .downstream import GaugeCNN, default_layers, foreground_accuracy, group_from_algebra
+from .lie import (
+    LieBasis,
+    closed_under_multiplication,
+    filter_cosets,
+    frobenius_cosine,
+    invariant_metric,
+    nearest_signed_permutation,
+    orthogonality_error,
+    signed_permutation_distance,
+    symmetric_fraction,
+)
+from .lorentz import MINKOWSKI, JetMLP, classify_cosets, make_lorentz_events
+from .pde import ATLASES, GLOBAL_ATLAS, AtlasPredictor, ChartCNN, atlas_charts, make_pde_data
+from .probes import (
+    EMPTY_ALGEBRA,
+    SCALING_ALGEBRA,
+    D4Function,
+    TwoCosetFunction,
+    probe_points,
+)
+from .sphere_digits import (
+    BACKGROUND,
+    N_CLASSES,
+    make_sphere_digits,
+    one_hot_fields,
+    sphere_charts,
+)
+
+ROTATION = SO2().lie_algebra[0].float()  # [[0, -1], [1, 0]]
+TASK_SEED_OFFSET = {"pde": 0, "probes": 1000, "lorentz": 2000, "digits": 3000}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _fit_kw(lf: LieFitConfig) -> dict:
+    return {"steps": lf.steps, "lr": lf.lr, "restarts": lf.restarts, "threshold": lf.threshold}
+
+
+def _seeded(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)  # model initialisation
+    return torch.Generator().manual_seed(seed)  # data order and group samples
+
+
+def _mad(y: Tensor) -> float:
+    return float((y - y.mean()).abs().mean())
+
+
+def _random_unit_generators(n: int, dim: int, gen: torch.Generator) -> Tensor:
+    R = torch.randn(n, dim, dim, generator=gen)
+    return R / R.flatten(1).norm(dim=1)[:, None, None]
+
+
+# ---- heat PDE ----------------------------------------------------------------------------------
+
+
+def _pde_predictor(
+    c: PDEConfig, Xc: Tensor, Yc: Tensor, out_rad: int, gen, desc: str
+) -> tuple[nn.Module, list]:
+    pred = AtlasPredictor([ChartCNN() for _ in range(Xc.shape[1])]).to(Xc.device)
+
+    def loss(p, y):
+        return (crop_centre(p, out_rad) - crop_centre(y, out_rad)).abs().mean()
+
+    hist = train_predictor(
+        pred, Xc, Yc, loss, epochs=c.pred_epochs, batch=c.batch, lr=c.pred_lr, gen=gen, desc=desc
+    )
+    return pred, hist
+
+
+def run_pde(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """Algebra (A1), cosets (A2) and locality (A3) on the heat equation with an obstacle."""
+    c, seed = cfg.pde, cfg.seed + TASK_SEED_OFFSET["pde"]
+    gen = _seeded(seed)
+    X, Y = make_pde_data(c.n_train, seed)
+    Xt, Yt = make_pde_data(c.n_test, seed + 1)
+    _, _, out_rad = ATLASES[c.atlas]
+    Xc, Yc = atlas_charts(X, c.atlas).to(device), atlas_charts(Y, c.atlas).to(device)
+    Xtc = atlas_charts(Xt, c.atlas).to(device)
+    pred, hist = _pde_predictor(c, Xc, Yc, out_rad, gen, "pde predictor")
+    action = Action("local", "l1", out_rad)
+
+    def fit(k: int) -> Tensor:
+        basis = LieBasis(k, 2, generator=gen).to(device)
+        train_basis(
+            basis, pred, Xc, action, epochs=c.basis_epochs, batch=c.batch, lr=c.basis_lr,
+            r3=c.r3, gen=gen, desc=f"pde basis k={k}",
+        )  # fmt: skip
+        return basis.L.detach().cpu()
+
+    k, found = choose_k(fit, c.ks)
+    L = found[k]
+    out: dict[str, Any] = {"predictor_l1": hist[-1], "k": k, "L": L, "all_L": found}
+    out["cos_rotation"] = abs(frobenius_cosine(L[0], ROTATION))
+    out["symmetric_fraction"] = symmetric_fraction(L[0])
+    out["norms"] = {kk: generator_norms(v).tolist() for kk, v in found.items()}
+
+    # A3: held-out fields, learned generator vs random generators, all at unit norm
+    unit = L / L.flatten(1).norm(dim=1)[:, None, None]
+    ev_gen = torch.Generator().manual_seed(seed + 7)
+    loss_learned = mean_equivariance_loss(pred, Xtc, unit, action, batch=c.batch, gen=ev_gen)
+    rand = _random_unit_generators(c.random_generators, 2, ev_gen)
+    loss_random = sum(
+        mean_equivariance_loss(pred, Xtc, r[None], action, batch=c.batch, gen=ev_gen) for r in rand
+    ) / len(rand)
+    out["loss_learned"], out["loss_random"] = loss_learned, loss_random
+    out["locality_ratio"] = loss_learned / loss_random
+    out["rel_loss_local"] = loss_learned / _mad(crop_centre(atlas_charts(Yt, c.atlas), out_rad))
+
+    if c.global_check:
+        _, _, g_out = GLOBAL_ATLAS
+        Xg = atlas_charts(X[: c.global_n_train], GLOBAL_ATLAS).to(device)
+        Yg = atlas_charts(Y[: c.global_n_train], GLOBAL_ATLAS).to(device)
+        pred_g, _ = _pde_predictor(c, Xg, Yg, g_out, gen, "pde global predictor")
+        act_g = Action("local", "l1", g_out)
+        basis_g = LieBasis(1, 2, generator=gen).to(device)
+        # same number of basis steps as the local run
+        ep = max(1, round(c.basis_epochs * c.n_train / c.global_n_train))
+        train_basis(
+            basis_g, pred_g, Xg, act_g, epochs=ep, batch=c.batch, lr=c.basis_lr, r3=c.r3,
+            gen=gen, desc="pde global basis",
+        )  # fmt: skip
+        Lg = basis_g.L.detach().cpu()
+        Xtg = atlas_charts(Xt, GLOBAL_ATLAS).to(device)
+        unit_g = Lg / Lg.flatten(1).norm(dim=1)[:, None, None]
+        lg = mean_equivariance_loss(pred_g, Xtg, unit_g, act_g, batch=c.batch, gen=ev_gen)
+        lg_rot = mean_equivariance_loss(
+            pred_g, Xtg, (ROTATION / math.sqrt(2))[None], act_g, batch=c.batch, gen=ev_gen
+        )
+        mad_g = _mad(crop_centre(atlas_charts(Yt, GLOBAL_ATLAS), g_out))
+        out["L_global"] = Lg
+        out["cos_rotation_global"] = abs(frobenius_cosine(Lg[0], ROTATION))
+        out["rel_loss_global"] = min(lg, lg_rot) / mad_g
+        out["global_to_local_ratio"] = out["rel_loss_global"] / out["rel_loss_local"]
+
+    # A2: cosets with the discovered algebra
+    Xk = Xc[: c.coset_n]
+    C, closs = discover_cosets(
+        pred, Xk, action, K=c.coset_K, dim=2, steps=c.coset_steps, batch=c.coset_batch,
+        lr=c.coset_lr, gen=gen, desc="pde cosets",
+    )  # fmt: skip
+    kept, kept_loss = filter_cosets(C, closs, L, c.coset_q, **_fit_kw(cfg.lie_fit))
+    det = torch.linalg.det(kept.double())
+    orth = orthogonality_error(kept)
+    out.update(
+        candidates=C, candidate_losses=closs, cosets=kept, coset_losses=kept_loss,
+        n_cosets=len(kept), n_pos_det=int((det > 0).sum()), n_neg_det=int((det < 0).sum()),
+        max_orth_error=float(orth.max()),
+    )  # fmt: skip
+    out["cosets_ok"] = float(len(kept) == 2 and out["n_pos_det"] == 1 and out["n_neg_det"] == 1)
+    return out
+
+
+# ---- probes --------------------------------------------------------------------------------------
+
+
+def run_probes(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """D4 probe (A4) and two-coset probe (A5)."""
+    c, seed = cfg.probes, cfg.seed + TASK_SEED_OFFSET["probes"]
+    gen = _seeded(seed)
+    X = probe_points(c.n_points, seed).to(device)
+    action = Action("global", "l1")
+    out: dict[str, Any] = {}
+    C, closs = discover_cosets(
+        D4Function(), X, action, K=c.d4_K, dim=2, steps=c.steps, batch=c.batch, lr=c.lr,
+        gen=gen, desc="D4 cosets",
+    )  # fmt: skip
+    kept, kl = filter_cosets(C, closs, EMPTY_ALGEBRA, c.d4_q, **_fit_kw(cfg.lie_fit))
+    dist = signed_permutation_distance(kept)
+    rounded = nearest_signed_permutation(kept)
+    distinct = torch.unique(rounded.reshape(len(rounded), -1), dim=0).reshape(-1, 2, 2)
+    out.update(
+        d4_candidates=C, d4_losses=closs, d4_cosets=kept, d4_n=len(kept),
+        d4_max_dist=float(dist.max()), d4_distinct=len(distinct),
+        d4_closed=float(closed_under_multiplication(distinct) and len(distinct) == len(kept)),
+    )  # fmt: skip
+    C, closs = discover_cosets(
+        TwoCosetFunction(), X, action, K=c.tc_K, dim=2, steps=c.steps, batch=c.batch, lr=c.lr,
+        gen=gen, desc="two-coset cosets",
+    )  # fmt: skip
+    kept, kl = filter_cosets(C, closs, SCALING_ALGEBRA, c.tc_q, **_fit_kw(cfg.lie_fit))
+    eye = torch.eye(2)
+    d_pos = (kept - eye).abs().amax(dim=(-1, -2))
+    d_neg = (kept + eye).abs().amax(dim=(-1, -2))
+    out.update(tc_candidates=C, tc_losses=closs, tc_cosets=kept, tc_n=len(kept))
+    if len(kept) == 2:
+        out["tc_max_dist"] = float(min(max(d_pos[0], d_neg[1]), max(d_pos[1], d_neg[0])))
+    else:
+        out["tc_max_dist"] = float("inf")
+    return out
+
+
+# ---- Lorentz task --------------------------------------------------------------------------------
+
+
+def run_lorentz(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """Lorentz algebra and the invariant metric (A6), cosets {I, P}."""
+    c, seed = cfg.lorentz, cfg.seed + TASK_SEED_OFFSET["lorentz"]
+    gen = _seeded(seed)
+    X, y = make_lorentz_events(c.n_events, seed, n_max=c.n_const, max_rapidity=c.max_rapidity)
+    X, y = X.to(device), y.to(device)
+    n_tr = int(len(X) * (1 - c.test_fraction))
+    pred = JetMLP(c.n_const, c.hidden).to(device)
+    hist = train_predictor(
+        pred, X[:n_tr], y[:n_tr], F.cross_entropy, epochs=c.pred_epochs, batch=c.batch,
+        lr=c.pred_lr, gen=gen, desc="jet MLP",
+    )  # fmt: skip
+    with torch.no_grad():
+        acc = float((pred(X[n_tr:]).argmax(-1) == y[n_tr:]).float().mean())
+    action = Action("global", "ce")
+
+    def fit(k: int) -> Tensor:
+        basis = LieBasis(k, 4, generator=gen).to(device)
+        train_basis(
+            basis, pred, X[:n_tr], action, epochs=c.basis_epochs, batch=c.batch, lr=c.basis_lr,
+            r1=c.r1, r3=c.r3, gen=gen, desc=f"lorentz basis k={k}",
+        )  # fmt: skip
+        return basis.L.detach().cpu()
+
+    k, found = choose_k(fit, c.ks)
+    L = found[k]
+    J = invariant_metric(L)
+    out: dict[str, Any] = {
+        "predictor_ce": hist[-1], "accuracy": acc, "k": k, "L": L, "all_L": found, "J": J,
+        "cos_minkowski": abs(frobenius_cosine(J, MINKOWSKI)),
+        "norms": {kk: generator_norms(v).tolist() for kk, v in found.items()},
+    }  # fmt: skip
+    C, closs = discover_cosets(
+        pred, X[: c.coset_n], action, K=c.coset_K, dim=4, steps=c.coset_steps, batch=c.batch,
+        lr=c.coset_lr, gen=gen, desc="lorentz cosets",
+    )  # fmt: skip
+    kept, kl = filter_cosets(C, closs, L, c.coset_q, **_fit_kw(cfg.lie_fit))
+    names = classify_cosets(kept, L, **_fit_kw(cfg.lie_fit))
+    out.update(candidates=C, candidate_losses=closs, cosets=kept, coset_names=names)
+    out["cosets_ok"] = float(sorted(names) == ["I", "P"])
+    return out
+
+
+# ---- digits on the sphere -----------------------------------------------------------------------
+
+
+class _SegNet(nn.Module):
+    """Per-chart segmentation net (dilated 3x3 convs keep the chart size)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        ch = 1
+        for d in (1, 2, 3, 2, 1):
+            layers += [
+                nn.Conv2d(ch, width, 3, padding=d, dilation=d),
+                nn.LeakyReLU(),
+                nn.BatchNorm2d(width),
+            ]
+            ch = width
+        layers.append(nn.Conv2d(ch, N_CLASSES, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+def train_downstream(
+    c: DigitsConfig, group: str, Xtr, Str, Xte, Ste, gen, device
+) -> tuple[GaugeCNN, float, float]:
+    """Train the gauge CNN (``trivial`` or ``so2``); returns the model and train/test accuracy."""
+    model = GaugeCNN(default_layers(c.down_width, N_CLASSES, c.down_depth), group).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=c.down_lr)
+    weight = torch.ones(N_CLASSES, device=device)
+    weight[BACKGROUND] = 0.05  # as the reference: the task is classification of digit pixels
+
+    def loss(p, s):
+        return F.cross_entropy(p, s, weight=weight)
+
+    train_predictor(
+        model, Xtr, Str, loss, epochs=c.down_epochs, batch=c.batch, lr=c.down_lr, gen=gen,
+        desc=f"downstream {group}", optimizer=opt,
+    )  # fmt: skip
+    with torch.no_grad():
+        acc_tr = _batched_acc(model, Xtr, Str)
+        acc_te = _batched_acc(model, Xte, Ste)
+    return model, acc_tr, acc_te
+
+
+def _batched_acc(model, X, S, batch: int = 128) -> float:
+    model.eval()
+    logits = torch.cat([model(X[i : i + batch]) for i in range(0, len(X), batch)])
+    return foreground_accuracy(logits, S, BACKGROUND)
+
+
+def run_digits(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """so(2) discovery on digit charts (A7) and the plain vs gauge CNN comparison."""
+    c, seed = cfg.digits, cfg.seed + TASK_SEED_OFFSET["digits"]
+    gen = _seeded(seed)
+    Xtr, Str = make_sphere_digits(c.n_train, seed, c.width, c.digit_size, c.train_degrees)
+    Xte, Ste = make_sphere_digits(c.n_test, seed + 1, c.width, c.digit_size, c.test_degrees)
+    Xtr, Str, Xte, Ste = Xtr.to(device), Str.to(device), Xte.to(device), Ste.to(device)
+    Xc = sphere_charts(Xtr, c.chart_radius)
+    Yc = sphere_charts(one_hot_fields(Str), c.chart_radius)
+    pred = AtlasPredictor([_SegNet(c.pred_width) for _ in range(Xc.shape[1])]).to(device)
+
+    def seg_loss(p, y):
+        return -(y * F.log_softmax(p, dim=-3)).sum(dim=-3).mean()
+
+    hist = train_predictor(
+        pred,
+        Xc,
+        Yc,
+        seg_loss,
+        epochs=c.pred_epochs,
+        batch=c.batch,
+        lr=c.pred_lr,
+        gen=gen,
+        desc="digit charts",
+    )
+    action = Action("local", "ce", c.chart_radius)
+    basis = LieBasis(1, 2, generator=gen).to(device)
+    train_basis(
+        basis, pred, Xc, action, epochs=c.basis_epochs, batch=c.batch, lr=c.basis_lr, r3=c.r3,
+        gen=gen, desc="digit basis",
+    )  # fmt: skip
+    L = basis.L.detach().cpu()
+    group = group_from_algebra(L)
+    out: dict[str, Any] = {
+        "predictor_ce": hist[-1], "L": L, "cos_rotation": abs(frobenius_cosine(L[0], ROTATION)),
+        "group": group,
+    }  # fmt: skip
+    plain, tr_p, te_p = train_downstream(c, "trivial", Xtr, Str, Xte, Ste, gen, device)
+    eq, tr_e, te_e = train_downstream(c, group, Xtr, Str, Xte, Ste, gen, device)
+    out.update(
+        plain_train_acc=tr_p, plain_test_acc=te_p, equiv_train_acc=tr_e, equiv_test_acc=te_e,
+        gap_points=100 * (te_e - te_p), plain_params=plain.effective_params(),
+        equiv_params=eq.effective_params(),
+    )  # fmt: skip
+    return out
+
+
+RUNNERS = {"pde": run_pde, "probes": run_probes, "lorentz": run_lorentz, "digits": run_digits}
