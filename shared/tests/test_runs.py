@@ -48,6 +48,8 @@ def test_config_nested_and_typed(tmp_path):
     assert cfg.optim.betas == (0.8, 0.9)
     assert cfg.tasks == ["stack", "lift"]
     assert config_from_dict(TrainConfig, config_to_dict(cfg)) == cfg
+    # YAML reads 1e6 as a string; a float field still takes it.
+    assert load_config(TrainConfig, path, overrides=["optim.lr=1e6"]).optim.lr == 1e6
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,7 @@ def test_config_nested_and_typed(tmp_path):
         ({"optim": {"learning_rate": 1}}, r"unknown config key 'optim.learning_rate'"),
         ({"steps": "many"}, r"steps: expected an integer"),
         ({"steps": 2.5}, r"steps: expected an integer"),
+        ({"optim": {"lr": "fast"}}, r"optim.lr: expected a number"),
         ({"encoder": "mlp"}, r"encoder: 'mlp' is not one of \['cnn', 'equivariant'\]"),
         ({"optim": {"betas": [0.9]}}, r"optim.betas: expected 2 items"),
     ],
