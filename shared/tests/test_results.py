@@ -29,17 +29,20 @@ def test_results_round_trip_and_markdown(tmp_path):
     rec.results.add("success", 0.9, paper=0.95, tolerance=0.1, table="Table 1", unit="%")
     rec.results.add("drop", 0.02, upper=0.05, table="Table 2")
     rec.results.add("nan metric", math.nan, lower=0)
+    rec.results.add("blow-up", math.inf, note="simulation diverged")
     fig = rec.figure_path("curve.png")
     fig.write_bytes(b"png")
     path = rec.write()
     loaded = load_results(path)
     assert loaded.project == "demo" and loaded.scale == "smoke"
-    assert [m.passed for m in loaded.metrics] == [True, True, False]
+    assert [m.passed for m in loaded.metrics] == [True, True, False, None]
+    assert math.isinf(loaded.metrics[3].value) and math.isnan(loaded.metrics[2].value)
     assert loaded.n_passed == 2 and loaded.n_checked == 3
     assert loaded.figures == ["curve.png"] and loaded.runtime_s >= 0
     md = (tmp_path / "smoke" / "results.md").read_text()
     assert "### Table 1" in md and "| success (%) | 0.95 | 0.9 |" in md
     assert "2/3 criteria met" in md
+    assert "| inf |" in md
 
 
 def test_results_errors(tmp_path):

@@ -97,7 +97,8 @@ class Metric:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["value"] = None if not math.isfinite(self.value) else self.value
+        # JSON has no inf/nan: store them as the strings "inf", "-inf", "nan".
+        d["value"] = self.value if math.isfinite(self.value) else str(self.value)
         d["passed"] = self.passed
         d["criterion"] = self.criterion
         return d
@@ -106,8 +107,8 @@ class Metric:
     def from_dict(cls, d: dict[str, Any]) -> Metric:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
-        if kwargs.get("value") is None:
-            kwargs["value"] = math.nan
+        value = kwargs.get("value")
+        kwargs["value"] = math.nan if value is None else float(value)
         return cls(**kwargs)
 
 
@@ -222,8 +223,10 @@ class Results:
 
 
 def _fmt(x: float) -> str:
-    if x is None or not math.isfinite(x):
+    if x is None:
         return "nan"
+    if not math.isfinite(x):
+        return str(x)  # "inf", "-inf" or "nan"
     if x == 0:
         return "0"
     if abs(x) >= 1e4 or abs(x) < 1e-3:
