@@ -29,3 +29,8 @@ def test_reproduce_smoke_writes_tables(tmp_path, monkeypatch):
     assert any(t.startswith("Table 3") for t in tables)
     assert (rec.out_dir / "weak_noise.png").exists()
     assert (rec.out_dir / "symmetry_breaking.png").exists()
+    assert (rec.out_dir / "gp_success.png").exists()
+    names = {m["name"] for m in data["metrics"]}
+    for system in ("Boussinesq", "Darcy", "Reaction-diffusion"):
+        for row in ("SI (GP) C", "SI (GP) SP", "SI (GP) PE", "raw-variable GP SP"):
+            assert f"{system} {row}" in names

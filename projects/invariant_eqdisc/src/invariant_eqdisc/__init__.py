@@ -7,9 +7,13 @@ Public API (pysindy style: ``fit(...) -> self``, fitted attributes end in ``_``)
 * :class:`~.invariants.InvariantLibrary`, :class:`~.invariants.InvariantSINDy` - SI;
 * :func:`~.sparse.equivariant_subspace`, :class:`~.sparse.ConstrainedSINDy` - SI-aligned and
   SI-relaxed; :class:`~.sparse.STLSQ`;
-* :mod:`~.systems` data generators, :mod:`~.weak` weak form, :mod:`~.experiments` protocol.
+* :class:`~.genetic_programming.GPRegressor`, :func:`~.genetic_programming.match_terms` -
+  genetic programming (DEAP) on invariants and the paper's term-matching criterion;
+* :mod:`~.systems` data generators, :mod:`~.weak` weak form, :mod:`~.experiments` and
+  :mod:`~.gp_experiments` protocols.
 """
 
+from .genetic_programming import GPConfig, GPRegressor, match_terms
 from .invariants import InvariantLibrary, InvariantSINDy, NotInvariantError
 from .sparse import STLSQ, ConstrainedSINDy, MonomialLibrary, equivariant_subspace
 from .symbolic import JetSpace, LiePointSymmetry, is_differential_invariant, prolong
@@ -17,6 +21,8 @@ from .symbolic import JetSpace, LiePointSymmetry, is_differential_invariant, pro
 __all__ = [
     "STLSQ",
     "ConstrainedSINDy",
+    "GPConfig",
+    "GPRegressor",
     "InvariantLibrary",
     "InvariantSINDy",
     "JetSpace",
@@ -25,5 +31,6 @@ __all__ = [
     "NotInvariantError",
     "equivariant_subspace",
     "is_differential_invariant",
+    "match_terms",
     "prolong",
 ]

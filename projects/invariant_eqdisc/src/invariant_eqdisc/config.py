@@ -9,11 +9,12 @@ from pathlib import Path
 from symlab.runs import load_config
 
 from .experiments import BoussinesqExperiment, RDExperiment, WeakExperiment
+from .gp_experiments import GPExperiment
 from .systems import DarcyConfig
 
 __all__ = ["Config", "load", "STAGES"]
 
-STAGES = ("boussinesq", "reaction_diffusion", "weak_noise", "symmetry_breaking")
+STAGES = ("boussinesq", "reaction_diffusion", "weak_noise", "symmetry_breaking", "gp")
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Config:
     reaction_diffusion: RDExperiment = field(default_factory=RDExperiment)
     weak: WeakExperiment = field(default_factory=WeakExperiment)
     darcy: DarcyConfig = field(default_factory=DarcyConfig)
+    gp: GPExperiment = field(default_factory=GPExperiment)
 
     def __post_init__(self) -> None:
         bad = [s for s in self.stages if s not in STAGES]

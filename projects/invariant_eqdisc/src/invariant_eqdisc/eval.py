@@ -17,7 +17,14 @@ def evaluate(results: dict) -> dict[str, float]:
     """Flat dict of SP / PE / C per stage and method."""
     out = {}
     for stage, res in results.items():
-        if isinstance(res, dict):
+        if stage == "gp":
+            for system, arms in res.items():
+                for arm in ("SI", "raw"):
+                    r = arms[arm]
+                    out[f"gp/{system}/{arm}/SP"] = float(np.mean([s[-1] for s in r["success"]]))
+                    out[f"gp/{system}/{arm}/PE"] = float(np.median(r["pe"])) if r["pe"] else np.nan
+                    out[f"gp/{system}/{arm}/C"] = float(r["C"])
+        elif isinstance(res, dict):
             for method, r in res.items():
                 if not isinstance(r, dict) or "success" not in r:
                     continue

@@ -20,6 +20,7 @@ from .experiments import (
     run_symmetry_breaking,
     run_weak_noise,
 )
+from .gp_experiments import run_gp
 
 PROJECT = "invariant_eqdisc"
 
@@ -32,6 +33,17 @@ def run_stage(stage: str, cfg: Config, cache_dir=None, progress=True) -> dict | 
         ),
         "weak_noise": lambda: run_weak_noise(cfg.weak, cfg.seed, cache_dir, progress),
         "symmetry_breaking": lambda: run_symmetry_breaking(cfg.weak, cfg.seed, cache_dir, progress),
+        "gp": lambda: run_gp(
+            cfg.gp,
+            {
+                "boussinesq": cfg.boussinesq,
+                "darcy": cfg.darcy,
+                "reaction_diffusion": cfg.reaction_diffusion,
+            },
+            cfg.seed,
+            cache_dir,
+            progress,
+        ),
     }[stage]
     return fn()
 
@@ -39,7 +51,12 @@ def run_stage(stage: str, cfg: Config, cache_dir=None, progress=True) -> dict | 
 def summarize(stage: str, res) -> dict[str, float]:
     """Success probabilities of one stage (NaN-checked)."""
     out = {}
-    if isinstance(res, dict):
+    if stage == "gp":
+        for system, arms in res.items():
+            for arm in ("SI", "raw"):
+                final = [row[-1] for row in arms[arm]["success"]]
+                out[f"gp/{system}/{arm}/SP"] = sum(final) / max(len(final), 1)
+    elif isinstance(res, dict):
         for method, r in res.items():
             if isinstance(r, dict) and "success" in r:
                 out[f"{stage}/{method}/SP"] = sum(r["success"]) / max(len(r["success"]), 1)
