@@ -1,0 +1,118 @@
+"""Configs, the training entry points (determinism, resume, NaN guard) and the task pipeline at
+smoke scale."""
+
+import dataclasses
+
+import pytest
+import torch
+from dhn.experiment import Data, evaluate_forward, load, train, variant
+
+from symlab.runs import ConfigError, NonFiniteError
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu", "paper"])
+def test_shipped_configs_load(scale):
+    cfg = load(scale)
+    assert cfg.net.block >= cfg.net.stride >= 1
+
+
+def test_bad_config_keys_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config key 'net.hiden'"):
+        load("smoke", ["net.hiden=3"])
+    with pytest.raises(ConfigError, match="task"):
+        load("smoke", ["task=classification"])
+    with pytest.raises(FileNotFoundError):
+        load(str(tmp_path / "nope.yaml"))
+
+
+@pytest.fixture(scope="module")
+def smoke_cache(tmp_path_factory):
+    """One dataset cache for the module: the trajectories are simulated once, and every test
+    still gets fresh tensors loaded from it (the NaN test edits its copy in place)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def smoke(tmp_path, smoke_cache):
+    cfg = variant(
+        load("smoke"),
+        runs_root=str(tmp_path / "runs"),
+        data={"n_train": 8, "n_test": 4, "n_coarse": 21},
+    )
+    return cfg, Data(cfg, cache_dir=smoke_cache)
+
+
+def test_training_is_deterministic_and_resumes(smoke, monkeypatch):
+    cfg, data = smoke
+    m1, _, _ = train(cfg, data, run_name="a", progress=False)
+    m2, _, _ = train(cfg, data, run_name="b", progress=False)
+    for (k, v), v2 in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(v, v2), k
+    # rerunning a finished run resumes from its checkpoint without changing the weights
+    m3, _, _ = train(cfg, data, run_name="a", progress=False)
+    assert all(
+        torch.equal(v, w) for v, w in zip(m1.state_dict().values(), m3.state_dict().values())
+    )
+    # one more epoch from the checkpoint continues where the run stopped
+    longer = dataclasses.replace(cfg.train, epochs=cfg.train.epochs + 1)
+    m4, _, _ = train(dataclasses.replace(cfg, train=longer), data, run_name="c", progress=False)
+    assert not torch.equal(m4.codes.weight, m1.codes.weight)
+    # a run interrupted after 2 epochs and resumed ends with the same weights as "c"
+    import symlab.runs
+
+    real = symlab.runs.check_finite
+
+    def interrupt(value, what="loss", step=None):
+        if step == cfg.train.epochs:
+            raise KeyboardInterrupt
+        return real(value, what=what, step=step)
+
+    monkeypatch.setattr(symlab.runs, "check_finite", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(dataclasses.replace(cfg, train=longer), data, run_name="d", progress=False)
+    monkeypatch.setattr(symlab.runs, "check_finite", real)
+    m5, _, _ = train(dataclasses.replace(cfg, train=longer), data, run_name="d", progress=False)
+    assert all(
+        torch.equal(v, w) for v, w in zip(m4.state_dict().values(), m5.state_dict().values())
+    )
+
+
+def test_nan_loss_gives_a_clear_error(smoke):
+    cfg, data = smoke
+    data.split["train"]["q"][0] = float("nan")
+    bad = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch=16))
+    with pytest.raises(NonFiniteError, match="training loss of dhn"):
+        train(bad, data, run_name="nan", progress=False)
+
+
+def test_forward_pipeline_smoke(smoke):
+    cfg, data = smoke
+    model, _, _ = train(cfg, data, run_name="fwd", progress=False)
+    res = evaluate_forward(cfg, model, data)
+    assert {("fit", "K=2"), ("fit", "K=1"), ("completion", "K=2")} <= set(res)
+    for m in res.values():
+        assert all(map(lambda v: v == v, (m["q_mse"], m["energy_drift"])))
+        assert m["energy_drift_gt"] < 1e-2  # the simulator's own floor
+
+
+@pytest.mark.slow
+def test_reproduce_smoke_writes_tables_and_figures(tmp_path):
+    import json
+
+    from dhn.reproduce import reproduce
+
+    reproduce(
+        "smoke",
+        out_root=tmp_path / "out",
+        runs_root=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
+        progress=False,
+    )
+    res = json.loads((tmp_path / "out" / "smoke" / "results.json").read_text())
+    tables = {m["table"] for m in res["metrics"]}
+    assert any(t.startswith("Forward simulation, fitting") for t in tables)
+    assert any(t.startswith("Forward simulation, completion") for t in tables)
+    assert any(t.startswith("Representation") for t in tables)
+    assert any(t.startswith("Super-resolution") for t in tables)
+    for fig in res["figures"]:
+        assert (tmp_path / "out" / "smoke" / fig).is_file()
