@@ -1,0 +1,31 @@
+"""The smoke reproduction runs end to end and writes one metric per acceptance criterion."""
+
+import json
+
+from iaemu.reproduce import reproduce
+
+
+def test_smoke_reproduction_writes_results(tmp_path):
+    path = reproduce(
+        "smoke", progress=False, out_root=tmp_path / "results", runs_root=tmp_path / "runs"
+    )
+    data = json.loads(path.read_text())
+    names = [m["name"] for m in data["metrics"]]
+    for tag in (
+        "C1 xi mean relative error",
+        "C2 omega",
+        "C3 eta",
+        "C4 single",
+        "C5 MC-dropout",
+        "C6 mu_cen",
+        "C6 mu_sat",
+        "C6 R-hat",
+        "C7 speed-up",
+    ):
+        assert any(n.startswith(tag) for n in names), tag
+    for m in data["metrics"]:
+        if m["name"].startswith("C"):
+            assert m["criterion"], m["name"]  # every acceptance metric carries its bounds
+    for fig in ("predictions.png", "posterior_corner.png", "per_bin_errors.png"):
+        assert (path.parent / fig).stat().st_size > 1000
+    assert (path.parent / "results.md").read_text().startswith("## iaemu")
