@@ -45,6 +45,71 @@ def test_local_discovery_finds_rotation_and_is_repeatable():
     assert torch.equal(L, _rotation_discovery(0))  # same seed, same matrices
 
 
+class RowBlur(torch.nn.Module):
+    """A blur along each row: it commutes with shifting each row by its own amount (the shear
+    ``x -> x + s y``) and with mixing rows (``y -> e^s y``), not with rotations or the other
+    shear ``y -> y + s x``."""
+
+    def __init__(self, r=4):
+        super().__init__()
+        t = torch.arange(-r, r + 1.0)
+        k = torch.exp(-(t**2) / 8)
+        self.register_buffer("k", (k / k.sum())[None, None, None])
+
+    def forward(self, x):
+        b, c = x.shape[:2]
+        y = F.conv2d(x.reshape(b * c, 1, *x.shape[-2:]), self.k, padding=(0, self.k.shape[-1] // 2))
+        return y.reshape(x.shape)
+
+
+def test_local_discovery_respects_the_warp_convention():
+    # With offsets (x = column, y = row) and out(p) = in(g^{-1} p), the symmetries of RowBlur
+    # are spanned by E01 = [[0, 1], [0, 0]] and E11 = [[0, 0], [0, 1]]; a transposed convention
+    # (sampling at g^T p) would find E10 instead of E01.
+    gen = torch.Generator().manual_seed(0)
+    X = smooth_fields(32, 25, gen)
+    basis = LieBasis(1, 2, generator=gen)
+    train_basis(
+        basis, RowBlur(), X, Action("local", "l1", 5), epochs=10, batch=16, lr=0.03, r3=0.05,
+        gen=gen,
+    )  # fmt: skip
+    L = basis.L.detach()[0]
+    assert float(L.norm()) > 0.5  # a symmetry was found, the generator did not collapse
+    off = (L[0, 0] ** 2 + L[1, 0] ** 2).sqrt()
+    assert float(off) < 0.15 * float(L.norm())
+
+
+def test_batch_statistics_mode_finds_rotation_and_leaves_the_predictor_as_trained():
+    # a blur followed by BatchNorm, used with batch statistics (as the reference uses its chart
+    # predictors during discovery): rotation is still found, and afterwards the running
+    # statistics are untouched and the predictor is back in eval mode
+    gen = torch.Generator().manual_seed(1)
+    X = smooth_fields(32, 25, gen)
+    bn = torch.nn.BatchNorm2d(1)
+    bn.running_mean.fill_(0.3)
+    bn.running_var.fill_(2.0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blur, self.bn = GaussianBlur(), bn
+
+        def forward(self, x):
+            b, c = x.shape[:2]
+            return self.bn(self.blur(x).flatten(0, 1)).reshape(x.shape)
+
+    net = Net()
+    basis = LieBasis(1, 2, generator=gen)
+    train_basis(
+        basis, net, X, Action("local", "l1", 5), epochs=10, batch=16, lr=0.03, r3=0.15, gen=gen,
+        batch_stats=True,
+    )  # fmt: skip
+    J = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
+    assert abs(frobenius_cosine(basis.L.detach()[0], J)) > 0.9
+    assert not net.training and bn.momentum == 0.1
+    assert torch.all(bn.running_mean == 0.3) and torch.all(bn.running_var == 2.0)
+
+
 def test_choose_k_stops_when_the_weakest_generator_collapses():
     norms = {1: [1.0], 2: [1.1, 0.9], 3: [1.0, 0.9, 0.05]}
 

@@ -78,6 +78,27 @@ def warp_charts(charts: Tensor, g_inv: Tensor, mode: str = "bilinear") -> Tensor
     return out.reshape(*lead, f, h, w)
 
 
+def warp_about(field: Tensor, centre: tuple[float, float], g_inv: Tensor) -> Tensor:
+    """Warp whole fields ``(B, F, H, W)`` about a pixel ``centre = (row, col)``.
+
+    ``out(p) = field(centre + g^{-1} (p - centre))`` with the same conventions as
+    ``warp_charts`` (offsets as ``(column, row)``, bilinear, border padding); ``g_inv`` is
+    ``(B, 2, 2)``. Used to act on a region of a field that a simulator needs in full.
+    """
+    B, f, h, w = field.shape
+    m = g_inv.reshape(-1, 2, 2).to(field.dtype)
+    if m.shape[0] != B:
+        raise ValueError(f"{m.shape[0]} matrices for {B} fields")
+    rows = torch.arange(h, device=field.device, dtype=field.dtype)
+    cols = torch.arange(w, device=field.device, dtype=field.dtype)
+    yy, xx = torch.meshgrid(rows, cols, indexing="ij")
+    c = torch.tensor([centre[1], centre[0]], device=field.device, dtype=field.dtype)
+    q = torch.einsum("bij,hwj->bhwi", m, torch.stack([xx, yy], dim=-1) - c) + c
+    scale = torch.tensor([w - 1, h - 1], device=field.device, dtype=field.dtype)
+    grid = q / scale * 2 - 1
+    return F.grid_sample(field, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
 def crop_centre(x: Tensor, radius: int) -> Tensor:
     """Central ``(2 radius + 1)^2`` window of the last two dims."""
     r, c = x.shape[-2] // 2, x.shape[-1] // 2

@@ -21,9 +21,12 @@ class PDEConfig:
     batch: int = 16
     pred_epochs: int = 4
     pred_lr: float = 1e-3
+    pred_cosine: bool = True
     basis_epochs: int = 2
+    basis_batch: int = 16
     basis_lr: float = 1e-2
     r3: float = 0.1
+    batch_stats: bool = True
     ks: list[int] = field(default_factory=lambda: [1, 2])
     coset_K: int = 16
     coset_q: int = 8
@@ -33,7 +36,7 @@ class PDEConfig:
     coset_batch: int = 8
     random_generators: int = 8
     global_check: bool = True
-    global_n_train: int = 128
+    global_n: int = 32
 
 
 @dataclass
@@ -86,16 +89,22 @@ class DigitsConfig:
     train_degrees: float = 60.0
     test_degrees: float = 180.0
     batch: int = 32
-    pred_epochs: int = 6
+    pred_epochs: int = 10
     pred_width: int = 16
     pred_lr: float = 3e-3
-    basis_epochs: int = 3
+    pred_cosine: bool = True
+    pred_bg_weight: float = 0.1
+    basis_epochs: int = 4
+    basis_batch: int = 32
     basis_lr: float = 1e-2
-    r3: float = 0.35
+    r3: float = 1.0
     down_epochs: int = 12
     down_width: int = 12
     down_depth: int = 6
     down_lr: float = 3e-3
+    down_batch: int = 16
+    down_cosine: bool = True
+    down_bg_weight: float = 0.05
 
 
 @dataclass

@@ -61,10 +61,14 @@ def record(rec: ResultsRecorder, outs: dict[str, dict[str, Any]], atlas: int) ->
                 o["global_to_local_ratio"],
                 lower=2,
                 table=t,
-                note="global loss: the better of its learned generator and the true rotation",
+                note="exact simulator as the predictor of both, learned generator at unit norm",
             )
-            add("|cos(L, J)| with a single global chart", o["cos_rotation_global"], table=t,
-                note="informational")  # fmt: skip
+            add("relative equivariance loss of the data on the local charts",
+                o["rel_loss_local"], table=t, note="informational")  # fmt: skip
+            add("relative equivariance loss of the data on one global chart",
+                o["rel_loss_global"], table=t, note="informational")  # fmt: skip
+        add("chart predictors: held-out L1 on the compared window", o["predictor_test_l1"],
+            table=t, note="informational")  # fmt: skip
     if "probes" in outs:
         o, t = outs["probes"], "Probes (A4, A5)"
         add("D4 probe: surviving cosets", o["d4_n"], paper=8, lower=8, upper=8, table=t)
@@ -85,6 +89,8 @@ def record(rec: ResultsRecorder, outs: dict[str, dict[str, Any]], atlas: int) ->
             table=t, note="found: " + ", ".join(o["coset_names"]))  # fmt: skip
     if "digits" in outs:
         o, t = outs["digits"], "Digits on the sphere (A7; sklearn digits stand-in for MNIST)"
+        add("chart predictors: digit-pixel accuracy (training charts)",
+            100 * o["chart_accuracy"], unit="%", table=t, note="informational")  # fmt: skip
         add("|cos(L, so(2))|", o["cos_rotation"], lower=0.9, table=t)
         add("plain CNN, test accuracy (+/-180 deg)", 100 * o["plain_test_acc"], paper=70,
             unit="%", table=t)  # fmt: skip
