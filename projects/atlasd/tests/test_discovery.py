@@ -2,7 +2,13 @@
 
 import torch
 import torch.nn.functional as F
-from atlasd.discovery import Action, choose_k, discover_cosets, train_basis
+from atlasd.discovery import (
+    Action,
+    choose_k,
+    discover_cosets,
+    recalibrate_batchnorm,
+    train_basis,
+)
 from atlasd.lie import LieBasis, filter_cosets, frobenius_cosine, signed_permutation_distance
 from atlasd.probes import EMPTY_ALGEBRA, D4Function, probe_points
 
@@ -132,3 +138,17 @@ def test_d4_cosets_are_signed_permutations():
     kept, _ = filter_cosets(C, loss, EMPTY_ALGEBRA, q=8, steps=1)
     assert signed_permutation_distance(kept).max() < 0.1
     assert len(kept) >= 4
+
+
+def test_batchnorm_recalibration_uses_exact_averages(generator):
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3))
+    X = torch.randn(40, 1, 9, 9, generator=generator) * 2 + 1
+    recalibrate_batchnorm(net, X, batch=8)
+    with torch.no_grad():
+        h = net[0](X)
+    bn = net[1]
+    assert not net.training and bn.momentum == 0.1
+    assert torch.allclose(bn.running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5)
+    # running_var is the average of the per-batch unbiased variances (equal-size batches)
+    per_batch = torch.stack([h[i : i + 8].var(dim=(0, 2, 3)) for i in range(0, 40, 8)])
+    assert torch.allclose(bn.running_var, per_batch.mean(dim=0), atol=1e-4)
