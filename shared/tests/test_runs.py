@@ -188,3 +188,38 @@ def test_lightning_trainer_logs_into_the_run(tmp_path):
     trainer.fit(Regressor(), DeviceLoader(data, batch_size=64, generator=0))
     losses = [m["train_loss"] for m in run.read_metrics()]
     assert len(losses) == 3 and losses[-1] < losses[0]
+
+
+def _fake_package(tmp_path, name="fake_project"):
+    """A package object with shipped configs, built without touching sys.path."""
+    import importlib.util
+
+    root = tmp_path / name
+    (root / "configs").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    spec = importlib.util.spec_from_file_location(
+        name, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, root / "configs"
+
+
+def test_scale_config_loader(tmp_path):
+    from symlab.runs import load_scale_config, scale_config_path
+
+    package, configs = _fake_package(tmp_path)
+    (configs / "smoke.yaml").write_text("optim: {lr: 0.5}\ntasks: [stack]\n")
+    assert scale_config_path(package, "smoke") == configs / "smoke.yaml"
+    cfg = load_scale_config(TrainConfig, package, "smoke", ["steps=3"])
+    assert (cfg.optim.lr, cfg.tasks, cfg.steps) == (0.5, ["stack"], 3)
+    custom = tmp_path / "mine.yaml"
+    custom.write_text("steps: 9\n")
+    assert load_scale_config(TrainConfig, package, custom).steps == 9
+    with pytest.raises(ConfigError, match="ships no 'cpu' config"):
+        scale_config_path(package, "cpu")
+    with pytest.raises(ConfigError, match="neither a scale"):
+        scale_config_path(package, "gpu")
+    (configs / "paper.yaml").write_text("stepz: 1\n")
+    with pytest.raises(ConfigError, match="stepz"):
+        load_scale_config(TrainConfig, package, "paper")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 
-from symlab.runs import load_config
+from symlab.runs import load_scale_config
 
 from .experiments import BoussinesqExperiment, RDExperiment, WeakExperiment
 from .gp_experiments import GPExperiment
@@ -38,8 +36,4 @@ class Config:
 
 def load(name_or_path: str, overrides: list[str] | None = None) -> Config:
     """Load a shipped config (``smoke``, ``cpu``, ``paper``) or a YAML path."""
-    if name_or_path in ("smoke", "cpu", "paper"):
-        path = Path(str(resources.files("invariant_eqdisc") / "configs" / f"{name_or_path}.yaml"))
-    else:
-        path = Path(name_or_path)
-    return load_config(Config, path, overrides)
+    return load_scale_config(Config, "invariant_eqdisc", name_or_path, overrides)

@@ -8,13 +8,11 @@ other YAML file with the same schema.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from symlab.runs import ConfigError, load_config
-
-SCALES = ("smoke", "cpu", "paper")
+from symlab.runs import SCALES as SCALES  # re-exported for the tests and CLI
+from symlab.runs import load_config, scale_config_path
 
 
 @dataclass
@@ -192,12 +190,7 @@ class ExperimentConfig:
 
 def config_path(config: str | Path) -> Path:
     """The YAML file for a scale name (``smoke``, ``cpu``, ``paper``) or a path."""
-    if str(config) in SCALES:
-        return Path(str(resources.files("mode_connectivity") / "configs" / f"{config}.yaml"))
-    path = Path(config)
-    if not path.is_file():
-        raise ConfigError(f"config {config!r} is neither a scale {SCALES} nor an existing file")
-    return path
+    return scale_config_path("mode_connectivity", config)
 
 
 def load_experiment_config(

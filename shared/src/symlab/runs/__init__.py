@@ -2,11 +2,14 @@
 
 from ._checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
 from ._config import (
+    SCALES,
     ConfigError,
     apply_overrides,
     config_from_dict,
     config_to_dict,
     load_config,
+    load_scale_config,
+    scale_config_path,
 )
 from ._logging import init_wandb, lightning_loggers, lightning_trainer, metrics_callback, wandb_mode
 from ._run import (
@@ -20,6 +23,7 @@ from ._run import (
 )
 
 __all__ = [
+    "SCALES",
     "CheckpointError",
     "ConfigError",
     "NonFiniteError",
@@ -34,10 +38,12 @@ __all__ = [
     "lightning_trainer",
     "load_checkpoint",
     "load_config",
+    "load_scale_config",
     "metrics_callback",
     "package_versions",
     "restore_checkpoint",
     "save_checkpoint",
+    "scale_config_path",
     "seed_everything",
     "wandb_mode",
     "write_json_atomic",

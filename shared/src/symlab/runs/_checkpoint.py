@@ -50,8 +50,13 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
     np.random.set_state(
-        (n["name"], n["keys"].numpy().astype("uint32"), n["pos"], n["has_gauss"],
-         n["cached_gaussian"])
+        (
+            n["name"],
+            n["keys"].numpy().astype("uint32"),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
     )
     random.setstate(ast.literal_eval(state["python"]))
     if "cuda" in state and torch.cuda.is_available():

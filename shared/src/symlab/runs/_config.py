@@ -160,6 +160,50 @@ def load_config(cls: type[T], path: str | Path, overrides: list[str] | None = No
         raise ConfigError(f"{path}: {exc}") from None
 
 
+SCALES = ("smoke", "cpu", "paper")
+
+
+def scale_config_path(package: str | types.ModuleType, name_or_path: str | Path) -> Path:
+    """The YAML file of a shipped scale (``smoke``, ``cpu``, ``paper``) or a user's path.
+
+    Shipped configs live in ``<package>/configs/<scale>.yaml`` inside the installed package, so
+    they resolve the same from a source checkout and from a wheel.
+
+    Raises
+    ------
+    ConfigError
+        When ``name_or_path`` is neither a shipped scale nor an existing file.
+    """
+    from importlib import resources
+
+    if str(name_or_path) in SCALES:
+        path = Path(str(resources.files(package) / "configs" / f"{name_or_path}.yaml"))
+        if not path.is_file():
+            name = getattr(package, "__name__", package)
+            raise ConfigError(f"package {name!r} ships no {name_or_path!r} config at {path}")
+        return path
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(
+            f"config {str(name_or_path)!r} is neither a scale {SCALES} nor an existing YAML file"
+        )
+    return path
+
+
+def load_scale_config(
+    cls: type[T],
+    package: str | types.ModuleType,
+    name_or_path: str | Path,
+    overrides: list[str] | None = None,
+) -> T:
+    """Load a project's scale config (``smoke``/``cpu``/``paper`` or a path) into ``cls``.
+
+    The one loader behind every project's ``train``/``eval``/``reproduce --scale``; see
+    :func:`scale_config_path` and :func:`load_config`.
+    """
+    return load_config(cls, scale_config_path(package, name_or_path), overrides)
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``a.b=value`` overrides to a nested dict (copying it); values are parsed as YAML."""
     import copy
