@@ -1,0 +1,1 @@
+"""EquAct: SE(3)-equivariant multi-task keyframe policy (Zhu et al., ICLR 2026)."""
