@@ -34,7 +34,7 @@ $(STAMP): $(LOCK) $(PYPROJECTS) Makefile
 	@bash tools/check_system.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) \
-		-e "shared[runs,sim,test]" -e tools $(addprefix -e ,$(PROJECT_DIRS)) ruff
+		-e "shared[runs,sim,policy,test]" -e tools $(addprefix -e ,$(PROJECT_DIRS)) ruff
 	@touch $(STAMP)
 
 check-project:
