@@ -21,8 +21,21 @@ def test_bad_config_keys_are_named(tmp_path):
         load("smoke", ["net.hiden=3"])
     with pytest.raises(ConfigError, match="task"):
         load("smoke", ["task=classification"])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ConfigError, match="nope.yaml"):
         load(str(tmp_path / "nope.yaml"))
+
+
+def test_learning_rate_schedules():
+    from dhn.experiment import TrainConfig, learning_rate
+
+    cos = TrainConfig(lr=1e-3, schedule="cosine")
+    assert learning_rate(cos, 0, 100) == pytest.approx(1e-3)
+    assert learning_rate(cos, 50, 100) == pytest.approx(5e-4)
+    assert learning_rate(cos, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    const = TrainConfig(lr=1e-3, schedule="constant")
+    assert {learning_rate(const, k, 100) for k in (0, 50, 99)} == {1e-3}
+    with pytest.raises(ValueError, match="train.schedule"):
+        load("smoke", ["train.schedule=linear"])
 
 
 @pytest.fixture(scope="module")

@@ -179,11 +179,27 @@ def test_linear_upsample_is_exact_on_lines():
     assert torch.allclose(linear_upsample(x, 4), x)
 
 
-def test_benchmark_step_runs_with_both_backends():
-    from dhn.benchmark import time_step
+def test_benchmark_reference_step_computes_our_block_updates():
+    """The re-implemented reference step (PyTorch encoder layers, vmap(jacrev)) computes the same
+    H+ / H- updates as our DHN given the same weights, so the benchmark compares like with like."""
+    from dhn.benchmark import ReferenceDHN, compare, copy_reference_weights
 
-    for backend in ("jacrev", "autograd"):
-        assert time_step(backend, batch=2, steps=1, n_states=9, hidden=16) > 0
+    ref = ReferenceDHN(4, dim=2, hidden=16, z_dim=8, block=4, stride=2)
+    net = ModelConfig(dim=2, z_dim=8, hidden=16, layers=2, heads=4, block=4, stride=2)
+    ours = DHN(net, 4)
+    copy_reference_weights(ref.h_plus, ours.h_plus[0])
+    copy_reference_weights(ref.h_minus, ours.h_minus[0])
+    q, p, z = torch.randn(5, 4, 2), torch.randn(5, 4, 2), torch.randn(5, 8)
+    one = torch.ones_like(q)
+    for theirs, mine in (
+        (ref._plus(q, p, one, one, z, q, p), ours.plus(0, q, p, one, one, z)),
+        (ref._minus(q, p, one, one, z, q, p), ours.minus(0, q, p, one, one, z)),
+    ):
+        for a, b in zip(theirs, mine):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    times = compare(batch=2, steps=1, n_states=9, hidden=16)
+    assert set(times) == {"reference", "ours-jacrev", "ours-autograd"}
+    assert all(t > 0 for t in times.values())
 
 
 class _ExactBlockH(torch.nn.Module):

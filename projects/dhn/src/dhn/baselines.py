@@ -1,5 +1,6 @@
 """Baselines: HNN-Transformer (Euler / leapfrog), vanilla Transformer and ResNet predicting state
-increments, and a 1D-CNN upsampler for interpolation. All use the same autodecoder codes.
+increments (all with the same autodecoder codes as the DHN), and a 1D-CNN upsampler for
+interpolation (without codes, as in the reference).
 
 The vanilla Transformer attends over the three tokens ``[z, q, p]`` *of one trajectory state*.
 The reference feeds ``[B, 3, d]`` into a sequence-first encoder layer, which makes attention run
@@ -129,32 +130,28 @@ class VanillaResNet(AutodecoderModel):
         return q + dq, p + dp
 
 
-class CNNUpsampler(AutodecoderModel):
-    """1D-CNN interpolation baseline: from the linear interpolation of the given states (and the
-    code, broadcast in time) it predicts a residual correction on the fine grid."""
+class CNNUpsampler(nn.Module):
+    """1D-CNN interpolation baseline, as in the reference (``models/baseline_cnn.py``): no latent
+    code; a convolution on the given coarse states, then per factor-2 stage a linear x2
+    interpolation of the features (``align_corners``) and a convolution + ReLU, then an output
+    convolution to ``(q, p)`` on the fine grid (kernel 3 throughout)."""
 
-    def __init__(self, cfg, n_codes, channels: int | None = None, depth: int = 4):
-        super().__init__(cfg, n_codes)
+    def __init__(self, cfg: ModelConfig, stages: int, channels: int | None = None) -> None:
+        super().__init__()
         c = channels or cfg.hidden
-        self.inp = nn.Conv1d(2 * cfg.dim + 1 + cfg.z_dim, c, 5, padding=2)
-        self.convs = nn.ModuleList(nn.Conv1d(c, c, 5, padding=2) for _ in range(depth))
-        self.outp = nn.Conv1d(c, 2 * cfg.dim, 5, padding=2)
+        self.dim = cfg.dim
+        self.inp = nn.Conv1d(2 * cfg.dim, c, 3, padding=1)
+        self.convs = nn.ModuleList(nn.Conv1d(c, c, 3, padding=1) for _ in range(stages))
+        self.outp = nn.Conv1d(c, 2 * cfg.dim, 3, padding=1)
 
-    def forward(self, q_lin, p_lin, known, z):
-        """``q_lin, p_lin``: ``[B, T, D]`` linear interpolation; ``known``: ``[T]`` 0/1."""
-        bsz, t, _ = q_lin.shape
-        feats = [
-            q_lin,
-            p_lin,
-            known[None, :, None].expand(bsz, t, 1),
-            z[:, None].expand(bsz, t, z.shape[-1]),
-        ]
-        h = F.relu(self.inp(torch.cat(feats, -1).transpose(1, 2)))
+    def forward(self, q: torch.Tensor, p: torch.Tensor):
+        """``q, p``: the given states ``[B, T, D]`` -> ``[B, (T - 1) 2^stages + 1, D]`` each."""
+        x = self.inp(torch.cat([q, p], -1).transpose(1, 2))
         for conv in self.convs:
-            h = h + F.relu(conv(h))
-        dq, dp = self.outp(h).transpose(1, 2).chunk(2, -1)
-        keep = known[None, :, None].bool()
-        return torch.where(keep, q_lin, q_lin + dq), torch.where(keep, p_lin, p_lin + dp)
+            x = F.interpolate(x, size=2 * x.shape[-1] - 1, mode="linear", align_corners=True)
+            x = F.relu(conv(x))
+        out = self.outp(x).transpose(1, 2)
+        return out[..., : self.dim], out[..., self.dim :]
 
 
 def linear_upsample(x: torch.Tensor, gap: int) -> torch.Tensor:

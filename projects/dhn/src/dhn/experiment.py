@@ -4,8 +4,8 @@ of the three tasks: forward simulation, representation learning and super-resolu
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +33,6 @@ from .systems import DataConfig, get_system, load_dataset, physical_energy, rela
 
 TASKS = ("forward", "representation", "superres")
 MODELS = ("dhn", "hnn", "vanilla", "resnet", "cnn")
-CONFIG_DIR = Path(__file__).parent / "configs"
 
 
 @dataclass
@@ -44,6 +43,8 @@ class TrainConfig:
     batch: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    schedule: str = "constant"  # "constant" (the reference's effective schedule) or "cosine"
+    code_lr: float = 0.0  # learning rate of the autodecoder codes (0 = lr)
     windows: int = 16  # block pairs drawn per trajectory and step (0 = all)
     w_eom: float = 1.0
     w_denoise: float = 0.1
@@ -92,6 +93,10 @@ class Config:
     runs_root: str = "runs"
 
     def __post_init__(self) -> None:
+        if self.train.schedule not in ("constant", "cosine"):
+            raise ValueError(
+                f"train.schedule {self.train.schedule!r} is not 'constant' or 'cosine'"
+            )
         if self.task not in TASKS:
             raise ValueError(f"task {self.task!r} is not one of {TASKS}")
         if self.model not in MODELS:
@@ -123,14 +128,9 @@ def limit_cpu_threads() -> int:
 
 def load(config: str, overrides: list[str] | None = None) -> Config:
     """Load a shipped config by scale name (``smoke``, ``cpu``, ``paper``) or a YAML path."""
-    from symlab.runs import load_config
+    from symlab.runs import load_scale_config
 
-    path = (
-        CONFIG_DIR / f"{config}.yaml" if (CONFIG_DIR / f"{config}.yaml").is_file() else Path(config)
-    )
-    if not path.is_file():
-        raise FileNotFoundError(f"config {config!r} is neither a shipped scale nor a file")
-    return load_config(Config, path, overrides or [])
+    return load_scale_config(Config, "dhn", config, overrides)
 
 
 def variant(cfg: Config, **changes) -> Config:
@@ -187,11 +187,15 @@ def build_model(cfg: Config, n_codes: int):
         return VanillaTransformer(net, n_codes, norm)
     if cfg.model == "resnet":
         return VanillaResNet(net, n_codes, norm)
-    return CNNUpsampler(net, n_codes)
+    return CNNUpsampler(net, stages=cfg.eval.superres_log2)
 
 
 def model_loss(cfg: Config, model, q, p, idx, codes=None, generator=None):
     """Training loss of ``model`` on trajectories ``q, p`` ``[B, T, D]`` with code indices."""
+    if cfg.model == "cnn":  # no latent code, as in the reference
+        gap = 2**cfg.eval.superres_log2
+        qh, ph = model(q[:, ::gap], p[:, ::gap])
+        return F.mse_loss(qh, q) + F.mse_loss(ph, p)
     z = model.code(idx, codes)
     bsz, _, dim = q.shape
     if cfg.model == "dhn":
@@ -237,18 +241,20 @@ def model_loss(cfg: Config, model, q, p, idx, codes=None, generator=None):
             )
             total = total + loss
         return total
-    if cfg.model == "cnn":
-        gap = 2**cfg.eval.superres_log2
-        known = torch.zeros(q.shape[1])
-        known[::gap] = 1
-        qh, ph = model(linear_upsample(q, gap), linear_upsample(p, gap), known, z)
-        return F.mse_loss(qh, q) + F.mse_loss(ph, p)
     t = q.shape[1] - 1
     zz = z[:, None].expand(bsz, t, z.shape[-1])
     return model.step_loss(q[:, :-1], p[:, :-1], q[:, 1:], p[:, 1:], zz)
 
 
 # ---------------------------------------------------------------- training
+
+
+def learning_rate(tc: TrainConfig, step: int, total_steps: int) -> float:
+    """Learning rate at optimiser step ``step`` (a function of the step, so resuming from a
+    checkpoint continues the schedule exactly): constant, or cosine from ``lr`` to 0."""
+    if tc.schedule == "cosine":
+        return 0.5 * tc.lr * (1 + math.cos(math.pi * step / max(total_steps, 1)))
+    return tc.lr
 
 
 def train(
@@ -267,7 +273,13 @@ def train(
     tr = data.split["train"]
     q, p = crop_for(cfg, tr)
     model = build_model(cfg, q.shape[0])
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    codes = [prm for name, prm in model.named_parameters() if name.startswith("codes.")]
+    nets = [prm for name, prm in model.named_parameters() if not name.startswith("codes.")]
+    scale = {"nets": 1.0, "codes": (cfg.train.code_lr or cfg.train.lr) / cfg.train.lr}
+    groups = [{"params": nets, "name": "nets"}] + (
+        [{"params": codes, "name": "codes"}] if codes else []
+    )
+    opt = torch.optim.Adam(groups, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     start = 0
     gen = torch.Generator().manual_seed(cfg.seed)
     ckpt = run.checkpoint_dir / "last.pt"
@@ -279,6 +291,8 @@ def train(
             # resume the batch/window/noise stream exactly where the interrupted run stopped
             gen.set_state(state["extra"]["generator"])
     n = q.shape[0]
+    steps_per_epoch = -(-n // cfg.train.batch)
+    total_steps = cfg.train.epochs * steps_per_epoch
     bar = tqdm(
         range(start, cfg.train.epochs),
         desc=f"{cfg.task}/{cfg.data.system}/{cfg.model}",
@@ -290,6 +304,9 @@ def train(
         losses = []
         for i in range(0, n, cfg.train.batch):
             idx = perm[i : i + cfg.train.batch]
+            step = epoch * steps_per_epoch + i // cfg.train.batch
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg.train, step, total_steps) * scale[group["name"]]
             loss = model_loss(cfg, model, q[idx], p[idx], idx, generator=gen)
             check_finite(loss, what=f"training loss of {cfg.model}", step=epoch)
             opt.zero_grad()
@@ -442,7 +459,7 @@ def evaluate_superres(cfg: Config, model, data: Data) -> dict:
     n = min(cfg.eval.n_fit_eval, tr["q"].shape[0])
     span = cfg.eval.superres_span
     gap = 2**cfg.eval.superres_log2
-    z = model.code(torch.arange(n)) if model is not None else None
+    z = model.code(torch.arange(n)) if cfg.model == "dhn" else None
     out = {}
     for name, sl in (("in", slice(0, span)), ("ood", slice(span - 1, 2 * span - 1))):
         q, p = tr["q"][:n, sl], tr["p"][:n, sl]
@@ -458,9 +475,8 @@ def evaluate_superres(cfg: Config, model, data: Data) -> dict:
                 res[f"K={k}"] = float(F.mse_loss(qh.detach()[:, mid], q[:, mid]))
             out[name] = res
         elif cfg.model == "cnn":
-            known = (~mid).float()
             with torch.no_grad():
-                qh, _ = model(linear_upsample(q, gap), linear_upsample(p, gap), known, z)
+                qh, _ = model(q[:, ::gap], p[:, ::gap])
             out[name] = {"": float(F.mse_loss(qh[:, mid], q[:, mid]))}
         out[f"{name}_linear"] = float(F.mse_loss(linear_upsample(q, gap)[:, mid], q[:, mid]))
         out[f"{name}_q"] = q

@@ -289,15 +289,7 @@ class DHN(nn.Module):
         ``L_eom``: the four MSE terms (``Q_tgt, P_src`` from ``H+``; ``Q_src, P_tgt`` from ``H-``)
         on clean inputs. ``L_denoise``: the same terms with the unknown input entries noised.
         """
-        one = torch.ones_like(q_src)
-        qt, ps = self.plus(stage, q_src, p_tgt, one, one, z)
-        qs, pt = self.minus(stage, q_tgt, p_src, one, one, z)
-        l_eom = (
-            F.mse_loss(qt, q_tgt)
-            + F.mse_loss(ps, p_src)
-            + F.mse_loss(qs, q_src)
-            + F.mse_loss(pt, p_tgt)
-        )
+        n = q_src.shape[0]
 
         def noised(x, m):
             xn, a = add_noise(x, m, generator=generator)
@@ -306,12 +298,46 @@ class DHN(nn.Module):
         def paste(pred, gt, m):
             return torch.where(m.bool().expand_as(pred), gt, pred) if use_out_mask else pred
 
+        def both(clean, noisy):
+            # the clean (L_eom) and noised (L_denoise) samples go through one network call
+            return torch.cat([clean, noisy], 0)
+
+        one = torch.ones_like(q_src)
         qsn, aqs, qsb = noised(q_src, masks.q_src)
         ptn, apt, ptb = noised(p_tgt, masks.p_tgt)
-        qt_d, ps_d = self.plus(stage, qsn, ptn, aqs, apt, z, qsb, ptb)
         qtn, aqt, qtb = noised(q_tgt, masks.q_tgt)
         psn, aps, psb = noised(p_src, masks.p_src)
-        qs_d, pt_d = self.minus(stage, qtn, psn, aqt, aps, z, qtb, psb)
+        zz = both(z, z)
+        qt_all, ps_all = self.plus(
+            stage,
+            both(q_src, qsn),
+            both(p_tgt, ptn),
+            both(one, aqs),
+            both(one, apt),
+            zz,
+            both(q_src, qsb),
+            both(p_tgt, ptb),
+        )
+        qs_all, pt_all = self.minus(
+            stage,
+            both(q_tgt, qtn),
+            both(p_src, psn),
+            both(one, aqt),
+            both(one, aps),
+            zz,
+            both(q_tgt, qtb),
+            both(p_src, psb),
+        )
+        qt, qt_d = qt_all[:n], qt_all[n:]
+        ps, ps_d = ps_all[:n], ps_all[n:]
+        qs, qs_d = qs_all[:n], qs_all[n:]
+        pt, pt_d = pt_all[:n], pt_all[n:]
+        l_eom = (
+            F.mse_loss(qt, q_tgt)
+            + F.mse_loss(ps, p_src)
+            + F.mse_loss(qs, q_src)
+            + F.mse_loss(pt, p_tgt)
+        )
         l_dn = (
             F.mse_loss(paste(qt_d, q_tgt, masks.q_tgt), q_tgt)
             + F.mse_loss(paste(ps_d, p_src, masks.p_src), p_src)
