@@ -152,3 +152,31 @@ def test_batchnorm_recalibration_uses_exact_averages(generator):
     # running_var is the average of the per-batch unbiased variances (equal-size batches)
     per_batch = torch.stack([h[i : i + 8].var(dim=(0, 2, 3)) for i in range(0, 40, 8)])
     assert torch.allclose(bn.running_var, per_batch.mean(dim=0), atol=1e-4)
+
+
+def test_elliptic_scan_is_minimal_at_the_rotation_for_an_isotropic_predictor():
+    from atlasd.pipeline import elliptic_scan
+
+    gen = torch.Generator().manual_seed(3)
+    X = smooth_fields(16, 25, gen).expand(16, 2, 1, 25, 25).contiguous()
+    s = torch.linspace(-0.4, 0.4, 5)
+    scan = elliptic_scan(GaussianBlur(), X, 8, s, batch_stats=False, seed=0)
+    assert scan.shape == (5, 2)
+    assert (scan.argmin(dim=0) == 2).all()  # s = 0: the pure rotation
+    assert (scan[[0, -1]] > 1.5 * scan[2]).all()
+
+
+def test_seed_robustness_counts_the_seeds_that_pass():
+    from atlasd.reproduce import _Sink, seed_robustness
+
+    per_seed = {}
+    for seed, value in ((0, 0.99), (1, 0.97), (2, 0.5)):
+        sink = _Sink("smoke")
+        sink.results.add("|cos|", value, lower=0.95, table="PDE (A1)")
+        sink.results.add("info", 1.0, table="PDE (A1)")
+        per_seed[seed] = sink.results
+    out = _Sink("smoke")
+    seed_robustness(out, per_seed, ["PDE (A1)"])
+    (row,) = out.results.metrics  # informational rows are left out
+    assert row.value == 2 and row.lower == 3 and row.passed is False
+    assert "0.99, 0.97, 0.5" in row.note

@@ -18,9 +18,9 @@ def test_smoke_train_resume_eval_and_reproduce(tmp_path, capsys):
     mtimes = {p.name: p.stat().st_mtime for p in ckpt.glob("*.pt")}
     again = train.main(args)  # resumes: nothing retrained, same numbers
     assert {p.name: p.stat().st_mtime for p in ckpt.glob("*.pt")} == mtimes
-    assert torch.equal(again["pde"]["L"], out["pde"]["L"])
+    assert torch.equal(again["pde"]["atlas2"]["L"], out["pde"]["atlas2"]["L"])
     res = atlas_eval.main(["--checkpoint", str(ckpt / "pde.pt")])
-    assert res["task"] == "pde" and 0 <= res["cos_rotation"] <= 1
+    assert res["task"] == "pde" and 0 <= res["atlas2"]["cos_rotation"] <= 1
     results = reproduce.reproduce(
         "smoke", out_root=tmp_path / "res", overrides=["tasks=[pde, probes]"]
     )

@@ -13,9 +13,9 @@ TASKS = ("pde", "probes", "lorentz", "digits")
 
 @dataclass
 class PDEConfig:
-    """Heat equation with obstacle."""
+    """Heat equation with obstacle; the whole pipeline runs once per atlas in ``atlases``."""
 
-    atlas: int = 2
+    atlases: list[int] = field(default_factory=lambda: [1, 2])
     n_train: int = 384
     n_test: int = 64
     batch: int = 16
@@ -136,6 +136,9 @@ class Config:
         bad = [t for t in self.tasks if t not in TASKS]
         if bad:
             raise ValueError(f"unknown tasks {bad}; choose from {list(TASKS)}")
+        bad_atlas = [a for a in self.pde.atlases if a not in (1, 2)]
+        if bad_atlas or not self.pde.atlases:
+            raise ValueError(f"pde.atlases must list atlases 1 and/or 2, got {self.pde.atlases}")
 
 
 def config_path(name_or_path: str) -> Path:

@@ -31,13 +31,15 @@ ROTATION = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
 
 def analyse(task: str, out: dict[str, Any]) -> dict[str, Any]:
     """Acceptance quantities of one task output (as stored in its checkpoint)."""
+    if task == "pde":  # one output per atlas
+        return {"task": task, **{name: analyse("pde_atlas", o) for name, o in out.items()}}
     res: dict[str, Any] = {"task": task}
-    if task in ("pde", "digits"):
+    if task in ("pde_atlas", "digits"):
         L = out["L"]
         res["cos_rotation"] = abs(frobenius_cosine(L[0], ROTATION))
         res["symmetric_fraction"] = symmetric_fraction(L[0])
         res["generator"] = L[0].tolist()
-    if task == "pde":
+    if task == "pde_atlas":
         C = out["cosets"]
         res["coset_dets"] = torch.linalg.det(C.double()).tolist()
         res["coset_orthogonality_error"] = orthogonality_error(C).tolist()

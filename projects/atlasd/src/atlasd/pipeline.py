@@ -15,6 +15,8 @@ from .atlas import crop_centre
 from .config import Config, DigitsConfig, LieFitConfig, PDEConfig
 from .discovery import (
     Action,
+    _frozen,
+    _release,
     choose_k,
     discover_cosets,
     generator_norms,
@@ -108,18 +110,65 @@ def _pde_predictor(c: PDEConfig, Xc: Tensor, Yc: Tensor, gen, desc: str) -> tupl
 
 
 def run_pde(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """The PDE pipeline once per atlas of ``cfg.pde.atlases``: ``{"atlas1": {...}, ...}``."""
+    return {f"atlas{a}": run_pde_atlas(cfg, device, a) for a in cfg.pde.atlases}
+
+
+ELLIPTIC = torch.tensor([[-1.0, 0.0], [0.0, 1.0]])
+
+
+@torch.no_grad()
+def elliptic_scan(
+    predictor: nn.Module,
+    Xc: Tensor,
+    out_rad: int,
+    s_values: Tensor,
+    *,
+    batch_stats: bool,
+    seed: int,
+) -> Tensor:
+    """Per-chart equivariance loss along the elliptic family ``L_s = J + s diag(-1, 1)``.
+
+    ``exp(t L_s)`` preserves ``x^2 + 2 s x y + y^2`` (ellipses along the diagonals). The training
+    fields are sums of a wave along the rows and one along the columns (their mixed derivative
+    vanishes), and all these forms agree on the axes, so the data pin ``s`` only through how the
+    predictors extrapolate to oblique waves. Returns ``(len(s_values), C)`` mean L1 losses with
+    the same group coefficients for every ``s``.
+    """
+    _frozen(predictor, batch_stats)
+    J = ROTATION.to(Xc)
+    rows = []
+    for s in s_values.tolist():
+        L = J + s * ELLIPTIC.to(Xc)
+        gen = torch.Generator().manual_seed(seed)
+        tot = torch.zeros(Xc.shape[1], dtype=Xc.dtype, device=Xc.device)
+        for sl in range(0, len(Xc), 16):
+            x = Xc[sl : sl + 16]
+            c = torch.randn(*x.shape[:2], generator=gen).to(Xc)
+            A = c[..., None, None] * L
+            g, gi = torch.linalg.matrix_exp(A), torch.linalg.matrix_exp(-A)
+            y = predictor(x)
+            d = Action("local", "l1", out_rad)
+            diff = d.crop(predictor(d.act_in(x, g, gi))) - d.crop(d.act_out(y, g, gi))
+            tot += diff.abs().mean(dim=(2, 3, 4)).sum(dim=0)
+        rows.append(tot / len(Xc))
+    _release(predictor)
+    return torch.stack(rows)
+
+
+def run_pde_atlas(cfg: Config, device: torch.device, atlas: int) -> dict[str, Any]:
     """Algebra (A1), cosets (A2) and locality (A3) on the heat equation with an obstacle."""
     c, seed = cfg.pde, cfg.seed + TASK_SEED_OFFSET["pde"]
     gen = _seeded(seed)
     X, Y = make_pde_data(c.n_train, seed)
     Xt, Yt = make_pde_data(c.n_test, seed + 1)
-    fractions, _, out_rad = ATLASES[c.atlas]
-    Xc, Yc = atlas_charts(X, c.atlas).to(device), atlas_charts(Y, c.atlas).to(device)
-    Xtc = atlas_charts(Xt, c.atlas).to(device)
-    pred, hist = _pde_predictor(c, Xc, Yc, gen, "pde predictor")
+    fractions, _, out_rad = ATLASES[atlas]
+    Xc, Yc = atlas_charts(X, atlas).to(device), atlas_charts(Y, atlas).to(device)
+    Xtc = atlas_charts(Xt, atlas).to(device)
+    pred, hist = _pde_predictor(c, Xc, Yc, gen, f"pde atlas {atlas} predictor")
     with torch.no_grad():
         test_l1 = float(
-            (crop_centre(pred(Xtc), out_rad) - crop_centre(atlas_charts(Yt, c.atlas), out_rad))
+            (crop_centre(pred(Xtc), out_rad) - crop_centre(atlas_charts(Yt, atlas), out_rad))
             .abs()
             .mean()
         )
@@ -129,13 +178,21 @@ def run_pde(cfg: Config, device: torch.device) -> dict[str, Any]:
         basis = LieBasis(k, 2, generator=gen).to(device)
         train_basis(
             basis, pred, Xc, action, epochs=c.basis_epochs, batch=c.basis_batch, lr=c.basis_lr,
-            r3=c.r3, gen=gen, desc=f"pde basis k={k}", batch_stats=c.batch_stats,
+            r3=c.r3, gen=gen, desc=f"pde atlas {atlas} basis k={k}", batch_stats=c.batch_stats,
         )  # fmt: skip
         return basis.L.detach().cpu()
 
     k, found = choose_k(fit, c.ks)
     L = found[k]
-    out: dict[str, Any] = {"predictor_l1": hist[-1], "predictor_test_l1": test_l1, "k": k}
+    out: dict[str, Any] = {
+        "atlas": atlas, "predictor_l1": hist[-1], "predictor_test_l1": test_l1, "k": k
+    }  # fmt: skip
+    # where the learned predictors themselves are most equivariant along the elliptic family
+    s_values = torch.linspace(-0.5, 0.5, 11)
+    scan = elliptic_scan(pred, Xtc, out_rad, s_values, batch_stats=c.batch_stats, seed=seed + 9)
+    out["elliptic_s_values"], out["elliptic_scan"] = s_values, scan.cpu()
+    out["elliptic_s_atlas"] = float(s_values[scan.mean(dim=1).argmin()])
+    out["elliptic_s_charts"] = s_values[scan.argmin(dim=0).cpu()]
     out.update(L=L, all_L=found)
     out["cos_rotation"] = abs(frobenius_cosine(L[0], ROTATION))
     out["symmetric_fraction"] = symmetric_fraction(L[0])
@@ -173,7 +230,7 @@ def run_pde(cfg: Config, device: torch.device) -> dict[str, Any]:
     Xk = Xc[: c.coset_n]
     C, closs = discover_cosets(
         pred, Xk, action, K=c.coset_K, dim=2, steps=c.coset_steps, batch=c.coset_batch,
-        lr=c.coset_lr, gen=gen, desc="pde cosets", batch_stats=c.batch_stats,
+        lr=c.coset_lr, gen=gen, desc=f"pde atlas {atlas} cosets", batch_stats=c.batch_stats,
     )  # fmt: skip
     kept, kept_loss = filter_cosets(C, closs, L, c.coset_q, **_fit_kw(cfg.lie_fit))
     det = torch.linalg.det(kept.double())

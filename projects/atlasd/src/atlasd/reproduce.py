@@ -27,12 +27,19 @@ REFERENCE_PDE_GENERATORS = {
 }
 
 
-def record(rec: ResultsRecorder, outs: dict[str, dict[str, Any]], atlas: int) -> None:
+def elliptic_s(L: torch.Tensor) -> float:
+    """``s`` of ``L ~ J + s diag(-1, 1)``: half the diagonal difference over the rotation part."""
+    L = L.double()
+    return float((L[1, 1] - L[0, 0]) / (L[1, 0] - L[0, 1]))
+
+
+def record(rec: ResultsRecorder, outs: dict[str, dict[str, Any]]) -> None:
     """One metric per acceptance criterion (paper values where known)."""
     add = rec.results.add
-    if "pde" in outs:
-        o, ref = outs["pde"], REFERENCE_PDE_GENERATORS[atlas]
-        t = "Heat PDE with obstacle (A1-A3)"
+    for o in outs.get("pde", {}).values():
+        atlas = o["atlas"]
+        ref = REFERENCE_PDE_GENERATORS[atlas]
+        t = f"Heat PDE with obstacle, atlas {atlas} (A1-A3)"
         add("chosen k (weakest generator collapses at k+1)", o["k"], paper=1, tolerance=0, table=t)
         add(
             "|cos(L, J)|",
@@ -69,6 +76,16 @@ def record(rec: ResultsRecorder, outs: dict[str, dict[str, Any]], atlas: int) ->
                 o["rel_loss_global"], table=t, note="informational")  # fmt: skip
         add("chart predictors: held-out L1 on the compared window", o["predictor_test_l1"],
             table=t, note="informational")  # fmt: skip
+        # the reference samples at g^T p: its L acts as our -L^T (same cosine and symmetric part)
+        add("elliptic s of the learned generator", elliptic_s(o["L"][0]),
+            paper=elliptic_s(-ref.T), table=t,
+            note="L ~ J + s diag(-1, 1); paper: the code's generator as -L^T in our warp "
+            "convention; informational")  # fmt: skip
+        sc = o["elliptic_s_charts"]
+        add("s where the learned predictors are most equivariant (atlas mean)",
+            o["elliptic_s_atlas"], table=t,
+            note=f"loss along J + s diag(-1, 1); per chart {float(sc.min()):.1f} to "
+            f"{float(sc.max()):.1f}; informational")  # fmt: skip
     if "probes" in outs:
         o, t = outs["probes"], "Probes (A4, A5)"
         add("D4 probe: surviving cosets", o["d4_n"], paper=8, lower=8, upper=8, table=t)
@@ -110,8 +127,8 @@ def figures(rec: ResultsRecorder, outs: dict[str, dict[str, Any]]) -> None:
     import matplotlib.pyplot as plt
 
     mats = []
-    if "pde" in outs:
-        mats.append(("PDE L", outs["pde"]["L"][0]))
+    for o in outs.get("pde", {}).values():
+        mats.append((f"PDE atlas {o['atlas']} L", o["L"][0]))
     if "digits" in outs:
         mats.append(("digits L", outs["digits"]["L"][0]))
     if "lorentz" in outs:
@@ -131,7 +148,8 @@ def figures(rec: ResultsRecorder, outs: dict[str, dict[str, Any]]) -> None:
         fig.tight_layout()
         fig.savefig(rec.figure_path("generators.png"), dpi=120)
         plt.close(fig)
-    panels = [(k, outs[k]) for k in ("pde", "lorentz") if k in outs]
+    panels = [(f"PDE atlas {o['atlas']}", o) for o in outs.get("pde", {}).values()]
+    panels += [("Lorentz", outs["lorentz"])] if "lorentz" in outs else []
     if panels:
         fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
         for ax, (name, o) in zip(axes[0], panels):
@@ -150,6 +168,21 @@ def figures(rec: ResultsRecorder, outs: dict[str, dict[str, Any]]) -> None:
         fig.tight_layout()
         fig.savefig(rec.figure_path("cosets.png"), dpi=120)
         plt.close(fig)
+    if outs.get("pde"):
+        pdes = list(outs["pde"].values())
+        fig, axes = plt.subplots(1, len(pdes), figsize=(4 * len(pdes), 3), squeeze=False)
+        for ax, o in zip(axes[0], pdes):
+            sv, scan = o["elliptic_s_values"].numpy(), o["elliptic_scan"].numpy()
+            ax.plot(sv, scan, color="0.7", lw=0.8)
+            ax.plot(sv, scan.mean(axis=1), color="k", lw=2, label="atlas mean")
+            ax.axvline(elliptic_s(o["L"][0]), color="r", ls="--", label="learned L")
+            ax.set_xlabel("s in J + s diag(-1, 1)")
+            ax.set_ylabel("equivariance loss (L1)")
+            ax.set_title(f"PDE atlas {o['atlas']}: per-chart predictors", fontsize=9)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(rec.figure_path("elliptic.png"), dpi=120)
+        plt.close(fig)
     if "digits" in outs:
         o = outs["digits"]
         fig, ax = plt.subplots(figsize=(4, 3))
@@ -167,22 +200,77 @@ def figures(rec: ResultsRecorder, outs: dict[str, dict[str, Any]]) -> None:
         plt.close(fig)
 
 
+class _Sink:
+    """A stand-in recorder that only collects metrics (for the extra seeds)."""
+
+    def __init__(self, scale: str) -> None:
+        self.results = Results(project="atlasd", paper=PAPER, scale=scale)
+
+
+def seed_robustness(rec: ResultsRecorder, per_seed: dict[int, Results], tables: list[str]) -> None:
+    """One row per acceptance criterion of ``tables``: on how many seeds it holds (criterion:
+    all of them), with the mean, standard deviation and per-seed values in the note."""
+    seeds = sorted(per_seed)
+    t = "Seed robustness (seeds " + ", ".join(map(str, seeds)) + ")"
+    first = per_seed[seeds[0]]
+    for m in first.metrics:
+        if m.table not in tables or m.passed is None:
+            continue
+        rows = [next(x for x in per_seed[s].metrics if x.table == m.table and x.name == m.name)
+                for s in seeds]  # fmt: skip
+        vals = torch.tensor([r.value for r in rows], dtype=torch.float64)
+        sd = float(vals.std()) if len(vals) > 1 else 0.0
+        short = m.table.split(" (")[0].replace("Heat PDE with obstacle, ", "PDE ")
+        rec.results.add(
+            f"{short}: {m.name} ({m.criterion}), seeds passing",
+            sum(bool(r.passed) for r in rows),
+            lower=len(seeds),
+            table=t,
+            note=f"mean {float(vals.mean()):.4g} +/- {sd:.3g}; per seed "
+            + ", ".join(f"{v:.4g}" for v in vals.tolist()),
+        )
+
+
 def reproduce(
-    scale: str, out_root: str | Path | None = None, overrides: list[str] | None = None
+    scale: str,
+    out_root: str | Path | None = None,
+    overrides: list[str] | None = None,
+    seeds: list[int] | None = None,
+    seed_tasks: list[str] | None = None,
 ) -> Results:
-    """Run every task at ``scale`` and write the results table and figures."""
+    """Run every task at ``scale`` and write the results table and figures.
+
+    With several ``seeds`` the first gives the main table and figures; ``seed_tasks`` (default
+    pde and digits) are rerun with each further seed and a seed-robustness table counts on how
+    many seeds each of their criteria holds.
+    """
     cfg = get_config(scale, overrides)
+    seeds = list(seeds) if seeds else [cfg.seed]
+    seed_tasks = list(seed_tasks or ["pde", "digits"])
+    cfg = get_config(scale, list(overrides or []) + [f"seed={seeds[0]}"])
     rec = ResultsRecorder("atlasd", PAPER, scale, out_root or results_dir(__file__, "atlasd"))
     with tempfile.TemporaryDirectory() as tmp:
         outs = run_tasks(cfg, Path(tmp))
-    record(rec, outs, cfg.pde.atlas)
+    record(rec, outs)
     figures(rec, outs)
+    if len(seeds) > 1:
+        per_seed = {seeds[0]: rec.results}
+        for s in seeds[1:]:
+            extra = [f"seed={s}", "tasks=[" + ", ".join(seed_tasks) + "]"]
+            cfg_s = get_config(scale, list(overrides or []) + extra)
+            with tempfile.TemporaryDirectory() as tmp:
+                sink = _Sink(scale)
+                record(sink, run_tasks(cfg_s, Path(tmp)))
+            per_seed[s] = sink.results
+        tables = sorted({m.table for m in per_seed[seeds[1]].metrics})
+        seed_robustness(rec, per_seed, tables)
     rec.results.notes += [
         "Stand-ins: synthetic Lorentz-invariant jets for top tagging, scikit-learn digits for "
         "MNIST (neither real dataset is downloadable here); ClimateNet is out of scope.",
         "Paper values for the PDE generator are computed from the generators hard-coded in the "
         "reference code (the paper's tables are not available).",
-        f"Config: {scale}; seed {cfg.seed}.",
+        f"Config: {scale}; seed {seeds[0]}"
+        + (f" (seed-robustness table: seeds {seeds})." if len(seeds) > 1 else "."),
     ]
     rec.write()
     print(rec.results.to_markdown())
@@ -192,9 +280,20 @@ def reproduce(
 def main(argv: list[str] | None = None) -> Results:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="several seeds: the first gives the main table, the others a seed-robustness "
+        "table (mean +/- std, seeds passing each criterion)",
+    )
+    ap.add_argument("--seed-tasks", nargs="+", default=None,
+                    help="tasks rerun for the extra seeds (default: pde digits)")  # fmt: skip
     ap.add_argument("overrides", nargs="*", help="dotted key=value overrides")
     args = ap.parse_args(argv)
-    return reproduce(args.scale, overrides=args.overrides)
+    return reproduce(args.scale, overrides=args.overrides, seeds=args.seeds,
+                     seed_tasks=args.seed_tasks)  # fmt: skip
 
 
 if __name__ == "__main__":

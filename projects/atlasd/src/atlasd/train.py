@@ -23,8 +23,15 @@ from .pipeline import RUNNERS, resolve_device
 
 
 def scalars(out: dict[str, Any]) -> dict[str, float]:
-    """The numeric entries of a task's output (for metrics.jsonl and summaries)."""
-    return {k: float(v) for k, v in out.items() if isinstance(v, int | float)}
+    """The numeric entries of a task's output (for metrics.jsonl and summaries); nested outputs
+    (the PDE task, one per atlas) are flattened as ``atlas1/cos_rotation``."""
+    flat: dict[str, float] = {}
+    for k, v in out.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            flat[k] = float(v)
+        elif isinstance(v, dict):
+            flat.update({f"{k}/{kk}": vv for kk, vv in scalars(v).items()})
+    return flat
 
 
 def run_tasks(cfg: Config, ckpt_dir: Path, run: Run | None = None) -> dict[str, dict[str, Any]]:
