@@ -17,5 +17,5 @@ def test_unknown_key_and_task_are_rejected(tmp_path):
     bad.write_text("tasks: [pde, climate]\n")
     with pytest.raises((ConfigError, ValueError), match="climate"):
         get_config(str(bad))
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="missing.yaml.*neither a scale"):
         get_config(str(tmp_path / "missing.yaml"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from symlab.runs import load_config
+from symlab.runs import load_scale_config
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 TASKS = ("pde", "probes", "lorentz", "digits")
@@ -141,12 +141,6 @@ class Config:
             raise ValueError(f"pde.atlases must list atlases 1 and/or 2, got {self.pde.atlases}")
 
 
-def config_path(name_or_path: str) -> Path:
-    """A shipped config name (``smoke``, ``cpu``, ``paper``) or a YAML path."""
-    p = CONFIG_DIR / f"{name_or_path}.yaml"
-    return p if p.is_file() else Path(name_or_path)
-
-
-def get_config(name_or_path: str, overrides: list[str] | None = None) -> Config:
-    """Load a shipped or custom config, with ``key=value`` overrides."""
-    return load_config(Config, config_path(name_or_path), overrides)
+def get_config(name_or_path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Load a shipped config (``smoke``, ``cpu``, ``paper``) or a YAML path, with overrides."""
+    return load_scale_config(Config, "atlasd", name_or_path, overrides)
