@@ -73,10 +73,16 @@ def test_preprocessing_round_trips_and_pools_bins():
     rng = np.random.default_rng(4)
     x, y = _fake(200, rng)
     pre = Preprocessor().fit(x, y)
-    assert pre.y_mean.shape == (3,)  # one scalar scaler per statistic, pooled over bins
+    # One scalar scaler per statistic, pooled over bins (stored per bin, all bins equal).
+    assert (pre.y_mean == pre.y_mean[:, :1]).all() and (pre.y_scale == pre.y_scale[:, :1]).all()
     yt = pre.transform_y(torch.as_tensor(y))
     assert abs(float(yt.mean())) < 1e-10 and abs(float(yt[:, 1].std(unbiased=False)) - 1) < 1e-10
     np.testing.assert_allclose(pre.inverse_mean(yt).numpy(), y, rtol=1e-6, atol=1e-12)
+    per_bin = Preprocessor(y_scaling="per_bin").fit(x, y)
+    zt = per_bin.transform_y(torch.as_tensor(y))
+    torch.testing.assert_close(zt.mean(0), torch.zeros(3, 20, dtype=zt.dtype), atol=1e-10, rtol=0)
+    torch.testing.assert_close(zt.std(0, unbiased=False), torch.ones(3, 20, dtype=zt.dtype))
+    np.testing.assert_allclose(per_bin.inverse_mean(zt).numpy(), y, rtol=1e-6, atol=1e-12)
     xt = pre.transform_x(torch.as_tensor(x))
     np.testing.assert_allclose((xt * pre.x_scale + pre.x_mean).numpy(), x, rtol=1e-6)
 
@@ -89,7 +95,7 @@ def test_xi_variance_transforms():
     delta = Preprocessor("delta").fit(x, y).inverse_variance(svar, mean)
     orig = Preprocessor("original").fit(x, y).inverse_variance(svar, mean)
     pre = Preprocessor().fit(x, y)
-    var_log = svar[:, 0] * pre.y_scale[0] ** 2
+    var_log = svar[:, 0] * pre.y_scale[0, 0] ** 2
     torch.testing.assert_close(delta[:, 0], var_log * mean[:, 0] ** 2)  # delta method
     torch.testing.assert_close(orig[:, 0], var_log * mean[:, 0])  # released behaviour
     torch.testing.assert_close(delta[:, 1:], orig[:, 1:])

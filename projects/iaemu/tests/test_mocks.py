@@ -90,3 +90,24 @@ def test_parallel_generation_matches_serial(tiny_halos, tmp_path):
 def test_bad_parameter_shape_is_rejected(tiny_halos):
     with pytest.raises(ValueError, match="shape"):
         generate(np.zeros((2, 6)), tiny_halos, 1, progress=False)
+
+
+def test_held_out_draws_are_topped_up_with_new_realizations(tiny_halos, tmp_path):
+    from iaemu.config import MockConfig
+    from iaemu.mocks import generate_splits
+
+    low = [-1.0, -1.0, 11.5, 0.2, 11.2, 12.5, 0.9]
+    high = [1.0, 1.0, 11.8, 0.5, 11.8, 12.9, 1.1]
+    kw = dict(n_draws=4, n_realizations=2, low=low, high=high, backend="kdtree", workers=1)
+    base = MockConfig(**kw, chunk_size=2, test_fraction=0.25, cache_dir=str(tmp_path))
+    data, sp = generate_splits(base, tiny_halos, seed=0, progress=False)
+    assert sp.y_test.shape == (1, 2, 3, 20) and sp.y_train.shape == (3, 2, 3, 20)
+    topped = MockConfig(
+        **kw, chunk_size=2, test_fraction=0.25, test_realizations=5, cache_dir=str(tmp_path)
+    )
+    _, sp5 = generate_splits(topped, tiny_halos, seed=0, progress=False)
+    assert sp5.y_test.shape == (1, 5, 3, 20)
+    np.testing.assert_array_equal(sp5.y_test[:, :2], sp.y_test)  # same draws, more realizations
+    np.testing.assert_array_equal(sp5.y_train, sp.y_train)
+    flat = sp5.y_test[0, :, 0].reshape(5, -1)
+    assert len({row.tobytes() for row in flat}) == 5  # every realization is new

@@ -1,5 +1,6 @@
 """Network shape and size, beta-NLL properties, MC dropout, gradients for NUTS."""
 
+import numpy as np
 import pytest
 import torch
 from iaemu.config import load
@@ -99,3 +100,33 @@ def test_emulator_mc_prediction_and_input_gradients():
     theta.requires_grad_(True)
     emu.predict(theta)[0][0, 1].sum().backward()
     assert torch.isfinite(theta.grad).all() and theta.grad[0, :2].abs().sum() > 0
+
+
+def test_dropout_keeps_the_rate_and_the_expectation():
+    from iaemu.model import Dropout
+
+    drop = Dropout(0.2).train()
+    x = torch.ones(200_000)
+    y = drop(x)
+    assert abs((y == 0).double().mean().item() - 0.2) < 0.005
+    assert abs(y.mean().item() - 1.0) < 0.01  # inverted dropout: E[y] = x
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_inference_predictor_matches_predict():
+    from iaemu.evaluation import inference_predictor
+
+    cfg = load("smoke")
+    emu = build_emulator(cfg)
+    emu.net.train()
+    emu.net(torch.randn(32, 7))  # non-trivial BatchNorm statistics, which get folded
+    emu.eval()
+    theta = np.array(
+        [[0.3, -0.2, 12.0, 0.4, 12.0, 13.5, 1.0], [0.1, 0.5, 12.2, 0.2, 11.5, 13.2, 0.9]]
+    )
+    fast = inference_predictor(emu, theta[:1])
+    with torch.inference_mode():
+        m_fast, v_fast = fast(torch.as_tensor(theta))
+        m, v = emu.predict(torch.as_tensor(theta))
+    torch.testing.assert_close(m_fast, m, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(v_fast, v, rtol=1e-4, atol=1e-6)

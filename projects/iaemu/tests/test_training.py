@@ -57,6 +57,7 @@ def test_training_beats_the_mean_baseline():
             "train.report_interval=5",
             "model.width=0.5",
             "train.lr=3e-3",
+            "model.y_scaling=per_bin",  # as the cpu scale
         ],
     )
     x, y, _ = _synthetic(640, 0)

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from symlab.runs import ConfigError, load_config
+from symlab.runs import SCALES as SCALES  # re-exported
+from symlab.runs import load_scale_config
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-SCALES = ("smoke", "cpu", "paper")
 
 # Parameter box: [mu_cen, mu_sat, logMmin, sigma_logM, logM0, logM1, alpha]. The paper's priors
 # are not published; this box lies inside the ranges of the generator's parameter files and keeps
@@ -63,6 +63,8 @@ class MockConfig:
     chunk_size: int = 20
     max_attempts: int = 5
     test_fraction: float = 0.2
+    # Realizations of each held-out draw (topped up with new seeds; <= n_realizations: none).
+    test_realizations: int = 0
     seed: int = 0
     cache_dir: str | None = None
 
@@ -83,6 +85,8 @@ class ModelConfig:
 
     width: float = 1.0
     dropout: float = 0.2
+    # Output scaler: one per statistic over all bins (the paper) or one per statistic and bin.
+    y_scaling: Literal["pooled", "per_bin"] = "pooled"
 
 
 @dataclass
@@ -111,6 +115,9 @@ class EvalConfig:
     """Evaluation: MC-dropout passes, out-of-box shift, xi variance transform, speed timing."""
 
     mc_passes: int = 30
+    # Prediction scored by C1-C4: the MC-dropout pass average (the released code's prediction
+    # with passes > 1) or the single pass with dropout off. NUTS always uses dropout off.
+    prediction: Literal["mc", "deterministic"] = "mc"
     ood_fraction: float = 0.2
     n_ood: int = 256
     xi_variance: Literal["delta", "original"] = "delta"
@@ -162,11 +169,4 @@ def load(name_or_path: str | Path, overrides: list[str] | None = None) -> Config
     symlab.runs.ConfigError
         For a missing file, invalid YAML or an unknown key (naming it).
     """
-    path = Path(name_or_path)
-    if str(name_or_path) in SCALES:
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
-    elif not path.is_file():
-        raise ConfigError(
-            f"config {name_or_path!r} is neither one of {SCALES} nor an existing YAML file"
-        )
-    return load_config(Config, path, overrides)
+    return load_scale_config(Config, "iaemu", name_or_path, overrides)

@@ -91,25 +91,29 @@ class Preprocessor(torch.nn.Module):
     """The paper's scalers, as buffers so they travel in the emulator's state dict.
 
     Inputs: one standard scaler per parameter. Outputs: xi -> log xi, then ONE scalar standard
-    scaler per statistic pooled over the 20 bins (not per bin). All transforms are torch ops,
-    differentiable for NUTS.
+    scaler per statistic pooled over the 20 bins (the paper), or one per statistic and bin
+    (``y_scaling="per_bin"``). All transforms are torch ops, differentiable for NUTS.
 
     Parameters
     ----------
     xi_variance : {"delta", "original"}
         Variance of xi from the variance of log xi: ``"delta"`` is the delta method
         (``xi^2 var_log``); ``"original"`` reproduces the released code (``xi var_log``).
+    y_scaling : {"pooled", "per_bin"}
     """
 
-    def __init__(self, xi_variance: str = "delta") -> None:
+    def __init__(self, xi_variance: str = "delta", y_scaling: str = "pooled") -> None:
         super().__init__()
         if xi_variance not in ("delta", "original"):
             raise ValueError(f"xi_variance must be 'delta' or 'original', got {xi_variance!r}")
-        self.xi_variance = xi_variance
+        if y_scaling not in ("pooled", "per_bin"):
+            raise ValueError(f"y_scaling must be 'pooled' or 'per_bin', got {y_scaling!r}")
+        self.xi_variance, self.y_scaling = xi_variance, y_scaling
         self.register_buffer("x_mean", torch.zeros(N_PARAMS, dtype=torch.float64))
         self.register_buffer("x_scale", torch.ones(N_PARAMS, dtype=torch.float64))
-        self.register_buffer("y_mean", torch.zeros(N_STATS, dtype=torch.float64))
-        self.register_buffer("y_scale", torch.ones(N_STATS, dtype=torch.float64))
+        # (3, 20); with pooled scaling every bin of a statistic holds the same value.
+        self.register_buffer("y_mean", torch.zeros(N_STATS, N_BINS, dtype=torch.float64))
+        self.register_buffer("y_scale", torch.ones(N_STATS, N_BINS, dtype=torch.float64))
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> Preprocessor:
         """Fit the scalers on raw inputs (M, 7) and raw outputs (M, 3, 20) with xi > 0."""
@@ -119,8 +123,11 @@ class Preprocessor(torch.nn.Module):
         z[:, 0] = np.log(z[:, 0])
         self.x_mean.copy_(torch.as_tensor(x.mean(0)))
         self.x_scale.copy_(torch.as_tensor(np.where(x.std(0) > 0, x.std(0), 1.0)))
-        self.y_mean.copy_(torch.as_tensor(z.mean(axis=(0, 2))))
-        self.y_scale.copy_(torch.as_tensor(z.std(axis=(0, 2))))
+        axes = (0, 2) if self.y_scaling == "pooled" else (0,)
+        mean = np.broadcast_to(z.mean(axis=axes, keepdims=True)[0], (N_STATS, N_BINS))
+        std = np.broadcast_to(z.std(axis=axes, keepdims=True)[0], (N_STATS, N_BINS))
+        self.y_mean.copy_(torch.as_tensor(mean.copy()))
+        self.y_scale.copy_(torch.as_tensor(np.where(std > 0, std, 1.0)))
         return self
 
     def transform_x(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,16 +135,16 @@ class Preprocessor(torch.nn.Module):
 
     def transform_y(self, y: torch.Tensor) -> torch.Tensor:
         z = torch.cat([torch.log(y[:, :1]), y[:, 1:]], dim=1)
-        return (z - self.y_mean.to(y.dtype)[:, None]) / self.y_scale.to(y.dtype)[:, None]
+        return (z - self.y_mean.to(y.dtype)) / self.y_scale.to(y.dtype)
 
     def inverse_mean(self, s: torch.Tensor) -> torch.Tensor:
         """Scaled means (B, 3, 20) -> physical xi, omega, eta."""
-        z = s * self.y_scale.to(s.dtype)[:, None] + self.y_mean.to(s.dtype)[:, None]
+        z = s * self.y_scale.to(s.dtype) + self.y_mean.to(s.dtype)
         return torch.cat([torch.exp(z[:, :1]), z[:, 1:]], dim=1)
 
     def inverse_variance(self, s_var: torch.Tensor, mean_phys: torch.Tensor) -> torch.Tensor:
         """Scaled variances (B, 3, 20) -> physical variances (xi via the chosen transform)."""
-        v = s_var * (self.y_scale.to(s_var.dtype) ** 2)[:, None]
+        v = s_var * self.y_scale.to(s_var.dtype) ** 2
         xi = mean_phys[:, :1]
         factor = xi**2 if self.xi_variance == "delta" else xi
         return torch.cat([v[:, :1] * factor, v[:, 1:]], dim=1)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .dataset import split_draws
 from .evaluation import accuracy_metrics, epistemic_ratio, predict_numpy
-from .mocks import generate_dataset
+from .mocks import generate_splits
 from .training import load_emulator
 
 
@@ -24,9 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     emu, cfg = load_emulator(args.checkpoint)
     passes = args.mc_passes or cfg.eval.mc_passes
-    data = generate_dataset(cfg.mocks, cfg.halos)
-    sp = split_draws(data["x"], data["y"], cfg.mocks.test_fraction, cfg.seed)
-    m = accuracy_metrics(predict_numpy(emu, sp.x_test, passes), sp.y_test)
+    _, sp = generate_splits(cfg.mocks, cfg.halos, cfg.seed)
+    m = accuracy_metrics(predict_numpy(emu, sp.x_test, passes, cfg.eval.prediction), sp.y_test)
     m["epistemic"] = epistemic_ratio(
         emu,
         sp.x_test,

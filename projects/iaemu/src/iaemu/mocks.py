@@ -239,12 +239,27 @@ class MockGenerator:
         return out, n_gal
 
 
+# One generator per process and model: building the catalog, the model and the first population
+# costs about 2 s, so a worker reuses them for every chunk it is given (only the HOD and alignment
+# parameters change between draws; every realization is seeded, so reuse changes no number).
+_GENERATORS: dict[str, MockGenerator] = {}
+
+
+def _generator(spec: dict) -> MockGenerator:
+    import json
+
+    key = json.dumps([spec["halos"], spec["backend"], spec["radial_strength"]], sort_keys=True)
+    if key not in _GENERATORS:
+        _GENERATORS[key] = MockGenerator(
+            HaloConfig(**spec["halos"]),
+            backend=spec["backend"],
+            radial_strength=tuple(spec["radial_strength"]) if spec["radial_strength"] else None,
+        )
+    return _GENERATORS[key]
+
+
 def _build_chunk(spec: dict) -> dict[str, np.ndarray]:
-    gen = MockGenerator(
-        HaloConfig(**spec["halos"]),
-        backend=spec["backend"],
-        radial_strength=tuple(spec["radial_strength"]) if spec["radial_strength"] else None,
-    )
+    gen = _generator(spec)
     ys, ns = [], []
     for theta, seed in zip(spec["thetas"], spec["seeds"]):
         y, n = gen.draw(np.asarray(theta), spec["n_realizations"], seed, spec["max_attempts"])
@@ -260,6 +275,27 @@ def _run_chunk(args: tuple[dict, str | None]) -> dict[str, np.ndarray]:
     return cached_dataset(
         "iaemu-mocks", spec, _build_chunk, cache_dir=cache_dir, version=CACHE_VERSION
     )
+
+
+class _CacheMiss(Exception):
+    pass
+
+
+def _raise_miss(spec: dict) -> dict[str, np.ndarray]:
+    raise _CacheMiss
+
+
+def _cached_chunk(job: tuple[dict, str | None]) -> dict[str, np.ndarray] | None:
+    """The chunk from the cache, or None when it still has to be generated."""
+    from symlab.data import cached_dataset
+
+    spec, cache_dir = job
+    try:
+        return cached_dataset(
+            "iaemu-mocks", spec, _raise_miss, cache_dir=cache_dir, version=CACHE_VERSION
+        )
+    except _CacheMiss:
+        return None
 
 
 def generate(
@@ -317,17 +353,20 @@ def generate(
         )
     cache = None if cache_dir is None else str(cache_dir)
     jobs = [(s, cache) for s in specs]
-    results: list[dict | None] = [None] * len(jobs)
     bar = tqdm(total=len(thetas), desc=desc, disable=not progress, unit="draw")
-    if workers <= 1 or len(jobs) == 1:
-        for i, job in enumerate(jobs):
-            results[i] = _run_chunk(job)
-            bar.update(len(job[0]["thetas"]))
+    # Cached chunks are read here; only the missing ones go to the worker processes.
+    results: list[dict | None] = [_cached_chunk(job) for job in jobs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    bar.update(len(thetas) - sum(len(jobs[i][0]["thetas"]) for i in todo))
+    if workers <= 1 or len(todo) <= 1:
+        for i in todo:
+            results[i] = _run_chunk(jobs[i])
+            bar.update(len(jobs[i][0]["thetas"]))
     else:
         # spawn: the parent may hold torch threads, which fork does not copy safely.
         ctx = mp.get_context("spawn")
-        with ctx.Pool(processes=min(workers, len(jobs))) as pool:
-            for i, res in pool.imap_unordered(_indexed_chunk, list(enumerate(jobs))):
+        with ctx.Pool(processes=min(workers, len(todo))) as pool:
+            for i, res in pool.imap_unordered(_indexed_chunk, [(i, jobs[i]) for i in todo]):
                 results[i] = res
                 bar.update(len(jobs[i][0]["thetas"]))
     bar.close()
@@ -358,18 +397,47 @@ def generate_dataset(
     )
 
 
-def time_mock(
-    gen: MockGenerator, theta: np.ndarray, n: int = 5, seed: int = 12345
-) -> tuple[float, float]:
-    """Mean seconds of one mock (populate + three statistics) and of the statistics alone."""
-    t_total, t_stats = 0.0, 0.0
-    for i in range(n):
-        t0 = time.perf_counter()
-        gen.populate(theta, seed + i)
-        t1 = time.perf_counter()
-        pos, ori, _ = galaxies(gen.model)
-        compute_statistics(pos, ori, gen.halo_cfg.lbox, gen.backend, gen.edges)
-        t2 = time.perf_counter()
-        t_total += t2 - t0
-        t_stats += t2 - t1
-    return t_total / n, t_stats / n
+def generate_splits(mocks: MockConfig, halos: HaloConfig, seed: int, progress: bool = True):
+    """The config's mocks split by draw into training and held-out test draws.
+
+    The held-out draws are topped up to ``mocks.test_realizations`` realizations (new seeds), so
+    that their realization mean, the "truth" of the accuracy criteria, is less noisy than the
+    training draws' (its scatter sets a floor under any emulator's measured error).
+
+    Returns
+    -------
+    data : dict
+        The training mocks as :func:`generate_dataset` returns them.
+    splits : iaemu.dataset.Splits
+        ``y_test`` has shape (n_test, max(n_realizations, test_realizations), 3, 20).
+    """
+    from .dataset import split_draws
+
+    data = generate_dataset(mocks, halos, progress=progress)
+    sp = split_draws(data["x"], data["y"], mocks.test_fraction, seed)
+    extra = mocks.test_realizations - mocks.n_realizations
+    if extra > 0:
+        top = generate(
+            sp.x_test,
+            halos,
+            extra,
+            seed=mocks.seed + 1,
+            backend=mocks.backend,
+            workers=mocks.workers,
+            chunk_size=mocks.chunk_size,
+            max_attempts=mocks.max_attempts,
+            cache_dir=mocks.cache_dir,
+            progress=progress,
+            desc="test realizations",
+        )
+        sp.y_test = np.concatenate([sp.y_test, top["y"]], axis=1)
+    return data, sp
+
+
+def time_mock(gen: MockGenerator, theta: np.ndarray, seed: int = 12345) -> float:
+    """Seconds of one mock: populate the catalog and measure xi, omega and eta."""
+    t0 = time.perf_counter()
+    gen.populate(theta, seed)
+    pos, ori, _ = galaxies(gen.model)
+    compute_statistics(pos, ori, gen.halo_cfg.lbox, gen.backend, gen.edges)
+    return time.perf_counter() - t0

@@ -19,13 +19,29 @@ from torch import nn
 from .dataset import Preprocessor
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` (inverted dropout, rate ``p``) with the mask drawn by ``uniform_``.
+
+    Same distribution as ``torch.nn.functional.dropout``; on CPU its ``bernoulli_`` mask took a
+    fifth of a training step of this network, twice as long as a uniform draw and a compare.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return torch.zeros_like(x)
+        keep = torch.empty_like(x).uniform_() >= self.p
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
 def _ch(c: int, width: float) -> int:
     return max(2, int(round(c * width)))
 
 
 def _block(n_in: int, n_out: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(n_in, n_out), nn.LeakyReLU(), nn.BatchNorm1d(n_out), nn.Dropout(dropout)
+        nn.Linear(n_in, n_out), nn.LeakyReLU(), nn.BatchNorm1d(n_out), Dropout(dropout)
     )
 
 
@@ -68,12 +84,12 @@ class ConvDecoder(nn.Module):
         self.initial = nn.Linear(n_in, c[0] * self.length)
         self.initial_act = nn.LeakyReLU()
         self.initial_bn = nn.BatchNorm1d(c[0] * self.length)
-        self.initial_dropout = nn.Dropout(dropout)
+        self.initial_dropout = Dropout(dropout)
         self.convs = nn.ModuleList(
             nn.Conv1d(c[i], c[i + 1], kernel_size=3, padding=1) for i in range(6)
         )
         self.bns = nn.ModuleList(nn.BatchNorm1d(c[i + 1]) for i in range(6))
-        self.dropouts = nn.ModuleList(nn.Dropout(dropout) for _ in range(6))
+        self.dropouts = nn.ModuleList(Dropout(dropout) for _ in range(6))
         self.head = nn.Conv1d(c[6], 2, kernel_size=5, stride=5, padding=1)
         with torch.no_grad():
             self.head.bias[1] = 1.0
@@ -144,10 +160,16 @@ class Emulator(nn.Module):
         See :class:`iaemu.dataset.Preprocessor`.
     """
 
-    def __init__(self, width: float = 1.0, dropout: float = 0.2, xi_variance: str = "delta"):
+    def __init__(
+        self,
+        width: float = 1.0,
+        dropout: float = 0.2,
+        xi_variance: str = "delta",
+        y_scaling: str = "pooled",
+    ):
         super().__init__()
         self.net = IAEmu(width, dropout)
-        self.pre = Preprocessor(xi_variance)
+        self.pre = Preprocessor(xi_variance, y_scaling)
 
     def forward(self, theta: torch.Tensor) -> torch.Tensor:
         """Scaled network output (B, 3, 40) of physical parameters ``theta`` (B, 7)."""
@@ -170,8 +192,9 @@ class Emulator(nn.Module):
 
         Returns
         -------
-        dict with ``mean``, ``var_ale``, ``var_epi`` (physical units, (B, 3, 20)) and
-        ``std_epi_scaled`` (epistemic std of the scaled mean channel, (B, 3, 20)).
+        dict with ``mean``, ``var_ale`` (dropout off), ``var_epi`` (physical units, (B, 3, 20)),
+        ``std_epi_scaled`` (epistemic std of the scaled mean channel, (B, 3, 20)), and
+        ``mean_mc``, ``var_ale_mc`` (averages over the passes, as the released code predicts).
         """
         was_training = self.training
         self.eval()
@@ -184,9 +207,15 @@ class Emulator(nn.Module):
         outs = outs.view(passes, len(theta), 3, 40)
         phys = torch.stack([self.pre.inverse_mean(o[..., :20]) for o in outs])
         self.train(was_training)
+        avg = outs.mean(0).to(mean.dtype)
+        mean_mc = self.pre.inverse_mean(avg[..., :20])
         return {
             "mean": mean,
             "var_ale": var_ale,
             "var_epi": phys.var(0),
             "std_epi_scaled": outs[..., :20].std(0),
+            # The released code's prediction with passes > 1: the pass average of the scaled
+            # outputs, transformed back.
+            "mean_mc": mean_mc,
+            "var_ale_mc": self.pre.inverse_variance(avg[..., 20:], mean_mc),
         }

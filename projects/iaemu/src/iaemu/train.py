@@ -13,8 +13,8 @@ import argparse
 from symlab.runs import Run
 
 from .config import load
-from .dataset import clean_rows, load_iaemu_arrays, rows, split_draws
-from .mocks import generate_dataset
+from .dataset import clean_rows, load_iaemu_arrays, rows
+from .mocks import generate_splits
 from .training import train_emulator
 
 
@@ -32,8 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.x is not None:
         x_rows, y_rows = clean_rows(*load_iaemu_arrays(args.x, args.y))
     else:
-        data = generate_dataset(cfg.mocks, cfg.halos)
-        sp = split_draws(data["x"], data["y"], cfg.mocks.test_fraction, cfg.seed)
+        _, sp = generate_splits(cfg.mocks, cfg.halos, cfg.seed)
         x_rows, y_rows = rows(sp.x_train, sp.y_train)
     run = Run("iaemu", cfg, cfg.seed, name=args.name)
     _, history = train_emulator(cfg, x_rows, y_rows, run=run)
