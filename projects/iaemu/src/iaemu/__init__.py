@@ -16,6 +16,7 @@ model       the residual encoder / 1D-conv decoder network and MC dropout
 losses      beta-NLL, its schedule and the validation metric
 training    training loop with checkpoints, resume and early stopping
 evaluation  accuracy, calibration, epistemic and speed metrics
+benchmark   emulator vs one mock on a catalog of the paper's size (250 Mpc/h), for C7
 inference   NUTS over the alignment strengths through the emulator
 """
 
