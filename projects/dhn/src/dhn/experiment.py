@@ -331,9 +331,11 @@ def fit_codes(cfg: Config, model, q, p, progress=False) -> torch.Tensor:
     for prm in model.parameters():
         prm.requires_grad_(False)
     n = q.shape[0]
-    codes = torch.nn.Parameter(torch.randn(n, cfg.net.z_dim) * 0.01)
-    opt = torch.optim.Adam([codes], lr=cfg.fit.lr)
+    # re-initialised from the seeded generator (not the global RNG), so the fitted codes do not
+    # depend on what ran before in the process
     gen = torch.Generator().manual_seed(cfg.seed + 12345)
+    codes = torch.nn.Parameter(torch.randn(n, cfg.net.z_dim, generator=gen) * 0.01)
+    opt = torch.optim.Adam([codes], lr=cfg.fit.lr)
     for _ in tqdm(range(cfg.fit.epochs), desc="fit codes", disable=not progress, leave=False):
         perm = torch.randperm(n, generator=gen)
         for i in range(0, n, cfg.fit.batch):
