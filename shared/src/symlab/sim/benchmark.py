@@ -1,0 +1,171 @@
+"""Expert-success benchmark: every closed-loop task's scripted expert on N seeded episodes,
+without perturbation and under SE(2) and SE(3) perturbations.
+
+Writes ``<out>/expert_success.json``, ``<out>/expert_success.md`` and refreshes the table in
+``shared/src/symlab/sim/README.md`` between its ``expert-success`` markers. Per-episode results
+are appended to ``<out>/expert_success.jsonl`` as they finish, so a killed run resumes.
+
+    python -m symlab.sim.benchmark --episodes 50 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .evaluate import wilson_interval
+
+DEFAULT_TASKS = (
+    "lift",
+    "stack_d1",
+    "stack_three_d1",
+    "square_d0",
+    "square_d2",
+    "pick_place_can",
+    "door",
+)
+KINDS = ("none", "se2", "se3")
+SHARED_DIR = Path(__file__).resolve().parents[3]
+DEFAULT_OUT = SHARED_DIR / "benchmarks" / "sim"
+README = Path(__file__).resolve().parent / "README.md"
+MARK_START, MARK_END = "<!-- expert-success:start -->", "<!-- expert-success:end -->"
+
+_ENVS: dict = {}
+
+
+def _episode(job: tuple[str, str, int]) -> dict:
+    task, kind, seed = job
+    from .env import SimEnv
+    from .expert import run_expert
+    from .perturbation import PerturbationConfig
+
+    if (task, kind) not in _ENVS:
+        _ENVS[(task, kind)] = SimEnv(task, perturbation=PerturbationConfig(kind))
+    t0 = time.perf_counter()
+    demo = run_expert(_ENVS[(task, kind)], seed, record_obs=False)
+    return {
+        "task": task,
+        "kind": kind,
+        "seed": seed,
+        "success": demo.success,
+        "steps": demo.length,
+        "all_reached": demo.all_reached,
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+def summarize(records: list[dict], tasks, kinds, n: int) -> dict:
+    out = {}
+    for t in tasks:
+        for k in kinds:
+            rs = [r for r in records if r["task"] == t and r["kind"] == k][:n]
+            s = sum(r["success"] for r in rs)
+            lo, hi = wilson_interval(s, len(rs))
+            out[f"{t}/{k}"] = {
+                "task": t,
+                "kind": k,
+                "n": len(rs),
+                "successes": s,
+                "rate": s / max(len(rs), 1),
+                "ci95": [lo, hi],
+                "mean_steps": sum(r["steps"] for r in rs) / max(len(rs), 1),
+                "failed_seeds": [r["seed"] for r in rs if not r["success"]],
+            }
+    return out
+
+
+def markdown(summary: dict, tasks, kinds) -> str:
+    tasks = [t for t in tasks if any(summary[f"{t}/{k}"]["n"] for k in kinds)]
+    head = "| task | " + " | ".join(f"{k} success" for k in kinds) + " | mean steps |"
+    lines = [head, "|" + "---|" * (len(kinds) + 2)]
+    for t in tasks:
+        cells = []
+        for k in kinds:
+            s = summary[f"{t}/{k}"]
+            flag = "" if s["n"] and s["rate"] >= 0.95 else " (below 95%)"
+            cells.append(f"{s['successes']}/{s['n']}{flag}")
+        steps = summary[f"{t}/none"]["mean_steps"]
+        lines.append(f"| {t} | " + " | ".join(cells) + f" | {steps:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str, note: str) -> None:
+    if not README.exists():
+        return
+    text = README.read_text()
+    if MARK_START not in text or MARK_END not in text:
+        return
+    a, rest = text.split(MARK_START, 1)
+    _, b = rest.split(MARK_END, 1)
+    README.write_text(f"{a}{MARK_START}\n{note}\n\n{table}{MARK_END}{b}")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
+    p.add_argument("--kinds", default=",".join(KINDS))
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--no-readme", action="store_true")
+    p.add_argument(
+        "--summarize-only", action="store_true", help="tabulate the recorded episodes, run none"
+    )
+    a = p.parse_args(argv)
+    tasks, kinds = a.tasks.split(","), a.kinds.split(",")
+    a.out.mkdir(parents=True, exist_ok=True)
+    log = a.out / "expert_success.jsonl"
+    records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    done = {(r["task"], r["kind"], r["seed"]) for r in records}
+    jobs = [(t, k, s) for t in tasks for k in kinds for s in range(a.episodes)]
+    todo = [] if a.summarize_only else [j for j in jobs if j not in done]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="expert benchmark")
+    with log.open("a") as f:
+        if a.workers <= 1:
+            it = map(_episode, todo)
+            pool = None
+        else:
+            pool = mp.get_context("spawn").Pool(a.workers, maxtasksperchild=200)
+            # chunks keep one (task, kind) per worker for a while, so envs are reused
+            it = pool.imap_unordered(_episode, todo, chunksize=5)
+        # SIGTERM unwinds like Ctrl-C, so the workers are terminated rather than orphaned.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            for r in it:
+                records.append(r)
+                f.write(json.dumps(r) + "\n")
+                f.flush()
+                bar.update(1)
+        except BaseException:
+            if pool is not None:
+                pool.terminate()
+            raise
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
+    bar.close()
+    records.sort(key=lambda r: (r["task"], r["kind"], r["seed"]))
+    summary = summarize(records, tasks, kinds, a.episodes)
+    (a.out / "expert_success.json").write_text(json.dumps(summary, indent=1))
+    table = markdown(summary, tasks, kinds)
+    (a.out / "expert_success.md").write_text(table)
+    note = (
+        f"Scripted-expert success on seeds 0..{a.episodes - 1} (generated by "
+        "`python -m symlab.sim.benchmark`; SE(2): yaw +/-180 deg, +/-10 cm; SE(3): also roll "
+        "and pitch +/-15 deg, +/-5 cm height, gravity rotated)."
+    )
+    if not a.no_readme:
+        update_readme(table, note)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
