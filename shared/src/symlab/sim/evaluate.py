@@ -222,7 +222,8 @@ def evaluate(
 
     Writes ``<out_dir>/episodes/episode_<seed>.json`` (and videos) and ``<out_dir>/summary.json``
     when ``out_dir`` is given. Episodes are distributed over ``workers`` spawned processes; the
-    result does not depend on the number of workers.
+    result does not depend on the number of workers. With ``workers > 1`` a calling script needs
+    the ``if __name__ == "__main__":`` guard (spawned workers re-import the main module).
     """
     seeds = (
         list(seeds) if seeds is not None else [cfg.seed_start + i for i in range(cfg.n_episodes)]

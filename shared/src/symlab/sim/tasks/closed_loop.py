@@ -217,7 +217,7 @@ class SquareTask(Task):
 
     D0: nut centre x in [-0.115, -0.11], y in [0.11, 0.225], full yaw; peg at (0.23, 0.1)
     (robosuite). D1: nut x in [-0.2, -0.02], y in [-0.15, 0.25]. D2: as D1 and the pegs moved
-    together, square peg x in [0.13, 0.25], y in [0.0, 0.2], yaw +/-45 degrees.
+    together, square peg x in [0.1, 0.2], y in [0.0, 0.2], yaw +/-45 degrees.
     """
 
     max_steps = 400
@@ -256,7 +256,7 @@ class SquareTask(Task):
         # The round nut is parked far away by robosuite; keep it there.
         scene.object_poses["RoundNut_joint0"] = planar_pose(10.0, 10.0, 10.0, 0.0)
         if level == "D2":
-            px, py = rng.uniform(0.13, 0.25), rng.uniform(0.0, 0.2)
+            px, py = rng.uniform(0.1, 0.2), rng.uniform(0.0, 0.2)
             peg = planar_pose(px, py, self._peg_z, rng.uniform(-np.pi / 4, np.pi / 4))
             scene.fixture_poses["peg1"] = peg
             scene.fixture_poses["peg2"] = make_pose(peg[:3, 3] + self._peg_offset)
@@ -316,7 +316,9 @@ class SquareTask(Task):
             W(above @ invert_pose(nut_in_eef)),
             False,
             max_speed=rng.uniform(0.2, 0.3),
-            tolerance=(0.004, 3.0),
+            # the held nut's weight is not compensated: allow the OSC's sag (the hole has
+            # 6.5 mm of clearance per side and the descent centres the nut)
+            tolerance=(0.012, 3.0),
         )
         yield Waypoint(
             W(down @ invert_pose(nut_in_eef)),
@@ -324,8 +326,11 @@ class SquareTask(Task):
             max_speed=0.1,
             tolerance=(0.01, 5.0),
             settle_steps=2,
+            max_steps=60,
         )
-        yield Waypoint(W(make_pose((0, 0, 0.08)) @ down @ invert_pose(nut_in_eef)), True)
+        yield Waypoint(
+            W(make_pose((0, 0, 0.08)) @ down @ invert_pose(nut_in_eef)), True, max_steps=40
+        )
 
 
 # ---------------------------------------------------------------------- pick place
