@@ -13,6 +13,7 @@ from symlab.sim.collect import CollectConfig, collect, replay_demo
 from symlab.sim.env import SimEnv
 from symlab.sim.evaluate import EvalConfig, ExpertPolicy, evaluate
 from symlab.sim.expert import run_expert
+from symlab.sim.replay_check import KEYFRAME_TASKS
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -26,11 +27,14 @@ def test_expert_success_rate(task, kind):
     assert successes >= 48, f"{task}/{kind}: {successes}/50"  # >= 95%
 
 
-@pytest.mark.parametrize("task", ["stack_d1", "square_d2", "door"])
-def test_replayed_demos_succeed(task, tmp_path):
-    cfg = CollectConfig(task=task, n_demos=20, obs=ObservationConfig())
+@pytest.mark.parametrize("kind", ["none", "se3"])
+@pytest.mark.parametrize("task", DEFAULT_TASKS + KEYFRAME_TASKS)
+def test_replayed_demos_succeed(task, kind, tmp_path):
+    cfg = CollectConfig(
+        task=task, n_demos=20, obs=ObservationConfig(), perturbation=PerturbationConfig(kind)
+    )
     path = collect(cfg, tmp_path / f"{task}.hdf5", workers=2, progress=False)
-    env = SimEnv(task)
+    env = SimEnv(task, perturbation=PerturbationConfig(kind))
     with h5py.File(path) as f:
         ok = [replay_demo(env, f[f"data/demo_{i}"])["success"] for i in range(20)]
     env.close()

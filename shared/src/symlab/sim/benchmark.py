@@ -96,15 +96,19 @@ def markdown(summary: dict, tasks, kinds) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str, note: str) -> None:
-    if not README.exists():
+def update_readme(
+    table: str, note: str, marks: tuple[str, str] = (MARK_START, MARK_END), readme: Path = README
+) -> None:
+    """Replace the README block between ``marks`` with ``note`` and ``table``."""
+    start, end = marks
+    if not readme.exists():
         return
-    text = README.read_text()
-    if MARK_START not in text or MARK_END not in text:
+    text = readme.read_text()
+    if start not in text or end not in text:
         return
-    a, rest = text.split(MARK_START, 1)
-    _, b = rest.split(MARK_END, 1)
-    README.write_text(f"{a}{MARK_START}\n{note}\n\n{table}{MARK_END}{b}")
+    a, rest = text.split(start, 1)
+    _, b = rest.split(end, 1)
+    readme.write_text(f"{a}{start}\n{note}\n\n{table}{end}{b}")
 
 
 def main(argv=None) -> None:

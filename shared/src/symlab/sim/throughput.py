@@ -146,6 +146,25 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _cpu_busy_s() -> float | None:
+    """Busy CPU seconds of the whole machine since boot (``/proc/stat``), None off Linux."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and its finished children."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--task", default="lift")
@@ -166,6 +185,7 @@ def main(argv=None) -> None:
         "single_process_steps_per_s": {},
         "parallel_task": a.parallel_task,
     }
+    busy0, own0, t0 = _cpu_busy_s(), _own_cpu_s(), time.perf_counter()
     for name, cfg in _configs().items():
         result["single_process_steps_per_s"][name] = measure_steps(a.task, cfg, a.steps)
         print(f"{name}: {result['single_process_steps_per_s'][name]:.1f} steps/s", flush=True)
@@ -176,6 +196,11 @@ def main(argv=None) -> None:
         result["parallel"].append(measure_parallel(a.parallel_task, a.episodes, w))
         print(result["parallel"][-1], flush=True)
     result["load_average_at_end"] = os.getloadavg()
+    if busy0 is not None:
+        # CPUs that other processes kept busy during the measurement (0 = a quiet machine)
+        elapsed = time.perf_counter() - t0
+        other = (_cpu_busy_s() - busy0) - (_own_cpu_s() - own0)
+        result["other_processes_cpus_busy"] = max(0.0, other / elapsed)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "throughput.json").write_text(json.dumps(result, indent=1))
     plot(result, a.out / "throughput.png")
@@ -192,8 +217,9 @@ def update_readme(result: dict) -> None:
         return
     lines = [
         f"Measured by `python -m symlab.sim.throughput` on {result['cpu_count']} CPUs "
-        f"({result['gl_backend']} rendering; load average {result['load_average_at_start'][0]:.1f}"
-        " at the start, the machine was shared), task `lift`, 20 Hz control, one process:",
+        f"({result['gl_backend']} rendering; other processes kept "
+        f"{result.get('other_processes_cpus_busy', float('nan')):.2f} CPUs busy on average during "
+        "the measurement), task `lift`, 20 Hz control, one process:",
         "",
         "| observation | steps/s |",
         "|---|---|",
