@@ -10,10 +10,11 @@ pytest.importorskip("robosuite", reason="robosuite not installed (pip install sy
 from symlab.sim import CameraConfig, ObservationConfig, PerturbationConfig
 from symlab.sim.env import DELTA_SCALE, SimEnv
 from symlab.sim.geometry import make_pose, pose_error
+from symlab.sim.tasks.base import list_tasks
 
 pytestmark = pytest.mark.sim
 
-SMOKE_TASKS = ["lift", "stack_d1", "stack_three_d1", "square_d2", "pick_place_can", "door"]
+SMOKE_TASKS = list_tasks(suite="closed_loop")  # every registered level of every task
 
 
 @pytest.mark.parametrize("task", SMOKE_TASKS)
