@@ -16,7 +16,9 @@ import multiprocessing as mp
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -38,6 +40,57 @@ README = Path(__file__).resolve().parent / "README.md"
 MARK_START, MARK_END = "<!-- expert-success:start -->", "<!-- expert-success:end -->"
 
 _ENVS: dict = {}
+
+
+def run_logged(
+    fn: Callable[[Any], dict],
+    jobs: list,
+    log: Path,
+    key: Callable[[dict], Any],
+    *,
+    workers: int = 1,
+    desc: str = "jobs",
+    chunksize: int = 1,
+    maxtasksperchild: int | None = None,
+) -> list[dict]:
+    """Run ``fn`` on every job whose ``key`` is not yet in the JSON-lines ``log``, appending each
+    result as it finishes (so a killed run resumes), in ``workers`` spawned processes.
+
+    Returns every logged record whose key belongs to ``jobs`` (earlier and new, unsorted).
+    ``key(record)`` must equal the job it came from.
+    """
+    records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    wanted = set(jobs)
+    records = [r for r in records if key(r) in wanted]
+    done = {key(r) for r in records}
+    todo = [j for j in jobs if j not in done]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=desc)
+    pool = None
+    if workers > 1 and todo:
+        pool = mp.get_context("spawn").Pool(workers, maxtasksperchild=maxtasksperchild)
+        it = pool.imap_unordered(fn, todo, chunksize=chunksize)
+    else:
+        it = map(fn, todo)
+    # SIGTERM unwinds like Ctrl-C, so the workers are terminated rather than orphaned.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        with log.open("a") as f:
+            for r in it:
+                records.append(r)
+                f.write(json.dumps(r) + "\n")
+                f.flush()
+                bar.update(1)
+    except BaseException:
+        if pool is not None:
+            pool.terminate()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if pool is not None:
+            pool.close()
+            pool.join()
+        bar.close()
+    return records
 
 
 def _episode(job: tuple[str, str, int]) -> dict:
@@ -125,37 +178,23 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     tasks, kinds = a.tasks.split(","), a.kinds.split(",")
     a.out.mkdir(parents=True, exist_ok=True)
-    log = a.out / "expert_success.jsonl"
-    records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-    done = {(r["task"], r["kind"], r["seed"]) for r in records}
     jobs = [(t, k, s) for t in tasks for k in kinds for s in range(a.episodes)]
-    todo = [] if a.summarize_only else [j for j in jobs if j not in done]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="expert benchmark")
-    with log.open("a") as f:
-        if a.workers <= 1:
-            it = map(_episode, todo)
-            pool = None
-        else:
-            pool = mp.get_context("spawn").Pool(a.workers, maxtasksperchild=200)
-            # chunks keep one (task, kind) per worker for a while, so envs are reused
-            it = pool.imap_unordered(_episode, todo, chunksize=5)
-        # SIGTERM unwinds like Ctrl-C, so the workers are terminated rather than orphaned.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        try:
-            for r in it:
-                records.append(r)
-                f.write(json.dumps(r) + "\n")
-                f.flush()
-                bar.update(1)
-        except BaseException:
-            if pool is not None:
-                pool.terminate()
-            raise
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
-    bar.close()
+    if a.summarize_only:
+        log = a.out / "expert_success.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        records = [r for r in map(json.loads, lines) if (r["task"], r["kind"], r["seed"]) in jobs]
+    else:
+        # chunks keep one (task, kind) per worker for a while, so envs are reused
+        records = run_logged(
+            _episode,
+            jobs,
+            a.out / "expert_success.jsonl",
+            key=lambda r: (r["task"], r["kind"], r["seed"]),
+            workers=a.workers,
+            desc="expert benchmark",
+            chunksize=5,
+            maxtasksperchild=200,
+        )
     records.sort(key=lambda r: (r["task"], r["kind"], r["seed"]))
     summary = summarize(records, tasks, kinds, a.episodes)
     (a.out / "expert_success.json").write_text(json.dumps(summary, indent=1))

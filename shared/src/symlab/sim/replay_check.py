@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import signal
-import sys
 import time
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .benchmark import DEFAULT_OUT, DEFAULT_TASKS, README, update_readme
+from .benchmark import DEFAULT_OUT, DEFAULT_TASKS, README, run_logged, update_readme
 
 KEYFRAME_TASKS = (
     "pick_and_lift",
@@ -91,31 +86,14 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     tasks, kinds = a.tasks.split(","), a.kinds.split(",")
     a.out.mkdir(parents=True, exist_ok=True)
-    log = a.out / "replay.jsonl"
-    records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-    records = [r for r in records if r["demos"] == a.demos]
-    done = {(r["task"], r["kind"]) for r in records}
-    todo = [(t, k, a.demos) for t in tasks for k in kinds if (t, k) not in done]
-    bar = tqdm(total=len(tasks) * len(kinds), initial=len(done), desc="replay check")
-    pool = mp.get_context("spawn").Pool(a.workers) if a.workers > 1 else None
-    it = map(_replay_task, todo) if pool is None else pool.imap_unordered(_replay_task, todo)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with log.open("a") as f:
-        try:
-            for r in it:
-                records.append(r)
-                f.write(json.dumps(r) + "\n")
-                f.flush()
-                bar.update(1)
-        except BaseException:
-            if pool is not None:
-                pool.terminate()
-            raise
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
-    bar.close()
+    records = run_logged(
+        _replay_task,
+        [(t, k, a.demos) for t in tasks for k in kinds],
+        a.out / "replay.jsonl",
+        key=lambda r: (r["task"], r["kind"], r["demos"]),
+        workers=a.workers,
+        desc="replay check",
+    )
     records.sort(key=lambda r: (r["task"], r["kind"]))
     (a.out / "replay.json").write_text(json.dumps(records, indent=1))
     table = markdown(records, tasks, kinds)

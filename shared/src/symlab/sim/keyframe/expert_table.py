@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from ..benchmark import run_logged
 
 KINDS = ("none", "se2", "se3")
 HERE = Path(__file__).resolve().parent
@@ -216,31 +216,17 @@ def main(argv=None) -> dict:
     if unknown:
         raise SystemExit(f"unknown keyframe task(s) {unknown}; known: {list_tasks('keyframe')}")
     a.out.mkdir(parents=True, exist_ok=True)
-    log = a.out / "episodes.jsonl"
-    records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-    done = {(r["task"], r["kind"], r["seed"]) for r in records}
     jobs = [(t, k, s) for t in tasks for k in kinds for s in range(a.episodes)]
-    todo = [j for j in jobs if j not in done]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="keyframe experts")
-    pool = None
-    with log.open("a") as f:
-        if a.workers <= 1:
-            it = map(run_episode, todo)
-        else:
-            pool = mp.get_context("spawn").Pool(a.workers, maxtasksperchild=300)
-            it = pool.imap_unordered(run_episode, todo, chunksize=5)
-        try:
-            for r in it:
-                records.append(r)
-                f.write(json.dumps(r) + "\n")
-                f.flush()
-                bar.update(1)
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
-    bar.close()
-    records = [r for r in records if (r["task"], r["kind"], r["seed"]) in set(jobs)]
+    records = run_logged(
+        run_episode,
+        jobs,
+        a.out / "episodes.jsonl",
+        key=lambda r: (r["task"], r["kind"], r["seed"]),
+        workers=a.workers,
+        desc="keyframe experts",
+        chunksize=5,
+        maxtasksperchild=300,
+    )
     records.sort(key=lambda r: (r["task"], r["kind"], r["seed"]))
     summary = summarize(records, tasks, kinds, a.episodes)
     table = markdown(summary, tasks, kinds)
