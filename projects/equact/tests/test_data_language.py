@@ -63,9 +63,11 @@ def test_perturbations(kind, dataset, vocab):
         perturbation("se4", 1, torch.Generator())
 
 
-def test_benchmark_hook_fails_clearly_until_the_suite_exists(tasks):
-    with pytest.raises(NotImplementedError, match="symlab.sim"):
-        benchmark_records(tasks, 1, 0, "train")
+def test_benchmark_hook_rejects_unknown_tasks_and_splits(tasks):
+    with pytest.raises(ValueError, match="unknown keyframe tasks"):
+        benchmark_records(tasks, 1, 0, "train")  # synthetic task names are not suite tasks
+    with pytest.raises(ValueError, match="closed loop|simulator"):
+        benchmark_records(["pick_and_lift"], 1, 0, "test")
 
 
 def test_instruction_encoder_accepts_tokens_or_clip_features():

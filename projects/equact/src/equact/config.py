@@ -74,8 +74,10 @@ class ActionConfig:
 
 @dataclass
 class DataConfig:
-    """Synthetic keyframe tasks (see :mod:`equact.data`); ``source: benchmark`` is the hook for the
-    shared benchmark's keyframe suite."""
+    """``source: synthetic``: the synthetic keyframe tasks of :mod:`equact.data`; ``source:
+    benchmark``: the shared benchmark's keyframe suite (:mod:`equact.sim`; ``tasks`` are suite
+    task names, demos recorded with 4 RGB-D cameras at ``image_size`` and reduced to
+    ``raw_points`` (``raw_focused`` above the table) before the model's ``n_points``)."""
 
     source: Literal["synthetic", "benchmark"] = "synthetic"
     tasks: list[str] = field(
@@ -87,6 +89,9 @@ class DataConfig:
     n_focused: int = 384
     object_tilt_deg: float = 0.0  # > 0: random object tilts (the paper's "10*" SE(3) setting)
     seed: int = 0
+    image_size: int = 128
+    raw_points: int = 1024
+    raw_focused: int = 768
 
 
 @dataclass
@@ -116,6 +121,12 @@ class EvalConfig:
     se2_translation: float = 0.1
     se3_tilt_deg: float = 45.0
     batch_size: int = 8
+    # Keyframe suite (closed loop): at most (most expert keyframes of a training demo of the
+    # task + ``extra_keyframes``) keyframes per test episode.
+    extra_keyframes: int = 1
+
+    def keyframe_limit(self, expert_max: int) -> int:
+        return expert_max + self.extra_keyframes
 
 
 @dataclass
@@ -157,6 +168,10 @@ class ExperimentConfig:
                 raise ConfigError(f"action.ghost_{name} must be >= action.topk_{name} >= 1")
         if self.data.n_focused > self.data.n_points:
             raise ConfigError("data.n_focused must be <= data.n_points")
+        if not self.data.n_points <= self.data.raw_points or self.data.raw_focused > (
+            self.data.raw_points
+        ):
+            raise ConfigError("need data.n_points <= data.raw_points and raw_focused <= raw_points")
         bad = set(self.eval.perturbations) - {"none", "se2", "se3"}
         if bad:
             raise ConfigError(f"eval.perturbations: unknown {sorted(bad)}; use none, se2, se3")

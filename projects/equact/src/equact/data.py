@@ -7,8 +7,8 @@ open state (proprioception), a language instruction, and the target keyframe: gr
 rotation and open/close. :class:`KeyframeBatch` holds a batch of them (plus the oriented box in
 which the translation field samples ghost points). Any source that yields
 :class:`KeyframeRecord` objects plugs in through :func:`dataset_from_records`; the shared
-benchmark's keyframe suite (``symlab.sim``, issue 8) is read by :func:`benchmark_records` once it
-exists.
+benchmark's keyframe suite (``symlab.sim.keyframe``) is read by :func:`benchmark_records` (and,
+cached, by :mod:`equact.sim`).
 
 Synthetic suite (clearly not the paper's RLBench tasks)
 -------------------------------------------------------
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -113,7 +113,10 @@ class KeyframeRecord:
     """One keyframe sample from any source (numpy, world frame; the benchmark hook's format).
 
     ``xyz``/``rgb`` are the fused cloud (any number of points), ``*_rot`` are 3x3 matrices, opens
-    are 1 (open) / 0 (closed), ``bounds`` is ``[[xmin, ymin, zmin], [xmax, ymax, zmax]]``."""
+    are 1 (open) / 0 (closed), ``bounds`` is ``[[xmin, ymin, zmin], [xmax, ymax, zmax]]`` and
+    ``table_height`` a height, both in the frame ``frame`` (a 4x4 world-from-box pose; None: the
+    world frame). A perturbed scene passes its perturbation as ``frame``, so that the gripper
+    bounds box and the focused crop move with the scene."""
 
     xyz: np.ndarray
     rgb: np.ndarray
@@ -127,6 +130,7 @@ class KeyframeRecord:
     task: str
     bounds: np.ndarray
     table_height: float = 0.0
+    frame: np.ndarray | None = None
 
 
 @dataclass
@@ -136,6 +140,7 @@ class KeyframeDataset:
     batch: KeyframeBatch
     instructions: list[str]
     task_names: list[str]
+    meta: dict = field(default_factory=dict)  # source-specific (e.g. keyframes per task)
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -178,9 +183,15 @@ def dataset_from_records(
     xyz = torch.tensor(np.stack([pad(r.xyz) for r in records]))
     rgb = torch.tensor(np.stack([pad(r.rgb) for r in records]))
     bounds = torch.tensor(np.stack([np.asarray(r.bounds, np.float32) for r in records]))
+    frames = torch.tensor(
+        np.stack([np.eye(4) if r.frame is None else np.asarray(r.frame) for r in records]),
+        dtype=torch.float32,
+    )
+    rot, shift = frames[:, :3, :3], frames[:, :3, 3]
+    local = torch.einsum("bji,bnj->bni", rot, xyz - shift[:, None])  # box-frame coordinates
     lo, hi = bounds[:, None, 0], bounds[:, None, 1]
     height = torch.tensor([r.table_height for r in records], dtype=torch.float32)[:, None]
-    focus = ((xyz >= lo) & (xyz <= hi)).all(-1) & (xyz[..., 2] > height + 1e-3)
+    focus = ((local >= lo) & (local <= hi)).all(-1) & (local[..., 2] > height + 1e-3)
     xyz, rgb = downsample_cloud(xyz, rgb, focus, n_points, n_focused)
 
     def stack(name, dtype=torch.float32):
@@ -195,8 +206,8 @@ def dataset_from_records(
         target_pos=stack("target_pos"),
         target_rot=stack("target_rot"),
         target_open=stack("target_open"),
-        bounds_center=(bounds[:, 0] + bounds[:, 1]) / 2,
-        bounds_rot=torch.eye(3).expand(len(records), 3, 3).clone(),
+        bounds_center=torch.einsum("bij,bj->bi", rot, (bounds[:, 0] + bounds[:, 1]) / 2) + shift,
+        bounds_rot=rot.clone(),
         bounds_half=(bounds[:, 1] - bounds[:, 0]) / 2,
         task=torch.tensor([task_names.index(r.task) for r in records]),
     )
@@ -204,23 +215,26 @@ def dataset_from_records(
 
 
 def benchmark_records(tasks: Sequence[str], demos_per_task: int, seed: int, split: str):
-    """Hook for the shared benchmark's keyframe suite (issue 8, ``symlab.sim``).
+    """Keyframe records of the shared benchmark's keyframe suite (``symlab.sim.keyframe``).
 
-    Expected to return :class:`KeyframeRecord` objects built from the suite's scripted demos:
-    the fused world-frame cloud of the 4 RGB-D cameras at the keyframe's *previous* step, the
-    gripper state there, the language instruction, and the keyframe gripper pose and open state
-    (keyframes extracted as in PerAct). Raises a clear error until that suite exists.
+    Scripted demos (seeds ``seed .. seed + demos_per_task - 1``, variations drawn from the seeds)
+    recorded by :func:`equact.sim.record_demos` with the default recording settings; see
+    :func:`equact.sim.benchmark_dataset` for the cached, configurable version. ``split`` must be
+    ``"train"``: the test split of the suite is closed-loop evaluation in the simulator
+    (:func:`equact.sim.evaluate_in_sim`), not a set of keyframe records.
     """
-    try:
-        from symlab import sim  # noqa: F401
-    except ImportError as exc:
-        raise NotImplementedError(
-            "data.source=benchmark needs the shared keyframe suite (symlab.sim, issue 8), which "
-            "is not installed yet; use data.source=synthetic"
-        ) from exc
-    raise NotImplementedError(
-        "symlab.sim exists but equact.data.benchmark_records is not wired to its keyframe API yet"
-    )
+    if split != "train":
+        raise ValueError(
+            f"benchmark_records: split {split!r}; the keyframe suite is evaluated in the simulator "
+            "(equact.sim.evaluate_in_sim), only split='train' has records"
+        )
+    from .sim import RecordConfig, record_demos
+
+    out: list[KeyframeRecord] = []
+    for task in tasks:
+        cfg = RecordConfig(task=task, seeds=list(range(seed, seed + demos_per_task)))
+        out += record_demos(cfg)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

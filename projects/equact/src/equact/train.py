@@ -6,7 +6,7 @@ Usage::
         [--run-name NAME] [--runs-root DIR] [--stop-after STEPS]
 
 Data come from ``data.source``: ``synthetic`` (this package's synthetic keyframe suite, see
-:mod:`equact.data`) or ``benchmark`` (the shared keyframe suite, once it exists). The checkpoint
+:mod:`equact.data`) or ``benchmark`` (the shared keyframe suite, :mod:`equact.sim`). The checkpoint
 ``checkpoints/policy.pt`` holds state dicts, the config, the vocabulary and the generator states;
 rerunning with the same run name resumes from it (a different config is refused). A NaN loss
 stops training with an error naming the step.
@@ -39,8 +39,6 @@ from .data import (
     KeyframeDataset,
     all_instructions,
     augment_se3,
-    benchmark_records,
-    dataset_from_records,
     synthetic_dataset,
 )
 from .language import Vocabulary
@@ -49,8 +47,14 @@ from .model import KeyframePolicy, build_policy
 PROJECT = "equact"
 
 
-def build_datasets(cfg: ExperimentConfig) -> tuple[KeyframeDataset, KeyframeDataset, Vocabulary]:
-    """Training and test keyframe datasets and the instruction vocabulary."""
+def build_datasets(
+    cfg: ExperimentConfig, progress: bool = True
+) -> tuple[KeyframeDataset, KeyframeDataset | None, Vocabulary]:
+    """Training and test keyframe datasets and the instruction vocabulary.
+
+    With ``data.source: benchmark`` the test set is None (the keyframe suite is evaluated closed
+    loop in the simulator, :func:`equact.sim.evaluate_in_sim`) and ``train.meta["max_keyframes"]``
+    holds the most expert keyframes of a training demo per task."""
     d = cfg.data
     if d.source == "synthetic":
         train = synthetic_dataset(
@@ -66,11 +70,12 @@ def build_datasets(cfg: ExperimentConfig) -> tuple[KeyframeDataset, KeyframeData
         )
         vocab = Vocabulary.from_instructions(all_instructions(d.tasks))
     else:
-        train_records = benchmark_records(d.tasks, d.demos_per_task, d.seed, "train")
-        test_records = benchmark_records(d.tasks, d.test_episodes_per_task, d.seed, "test")
-        train = dataset_from_records(train_records, d.n_points, d.n_focused, d.tasks)
-        test = dataset_from_records(test_records, d.n_points, d.n_focused, d.tasks)
-        vocab = Vocabulary.from_instructions(train.instructions)
+        from .sim import benchmark_dataset
+
+        data = benchmark_dataset(d, progress)
+        train, test = data.dataset, None
+        train.meta["max_keyframes"] = data.max_keyframes
+        vocab = Vocabulary.from_instructions(data.instructions)
     return train, test, vocab
 
 
