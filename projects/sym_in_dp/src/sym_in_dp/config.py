@@ -26,11 +26,16 @@ class DataConfig:
     grasping and lifting a block; rendered eye-in-hand and top-down views) to an HDF5 file with
     :class:`symlab.data.ReplayBuffer` and reads them back; ``source: hdf5`` reads ``path`` (a
     robomimic/MimicGen-layout file with absolute OSC actions, e.g. the benchmark's scripted
-    demonstrations).
+    demonstrations); ``source: sim`` collects ``n_demos`` scripted demonstrations of the task
+    being trained on the closed-loop benchmark (``symlab.sim``, eye-in-hand + agentview RGB at
+    ``image_size``) and caches them under ``cache_dir`` (default ``projects/sym_in_dp/data/``)
+    with ``workers`` collection processes (see :mod:`sym_in_dp.sim`).
     """
 
-    source: Literal["synthetic", "hdf5"] = "synthetic"
+    source: Literal["synthetic", "hdf5", "sim"] = "synthetic"
     path: str = ""
+    cache_dir: str = ""
+    workers: int = 1
     n_demos: int = 2
     episode_length: int = 40
     image_size: int = 84
@@ -85,13 +90,18 @@ class ModelConfig:
 class EvalConfig:
     """Closed-loop evaluation (through an env runner) and offline evaluation.
 
-    The closed-loop settings are used when an env runner is given (``--env-runner``); the
-    benchmark tasks of issue 8 plug in there. ``offline_windows`` demonstration windows are
-    used to measure the action error of the trained policy without a simulator.
+    With ``data.source: sim`` (or an explicit ``--env-runner``) every ``train.eval_every`` steps
+    the EMA policy is rolled out for ``periodic_episodes`` test episodes (0: ``n_episodes``) and
+    the best success rate is kept (the paper's protocol); after training the final EMA policy is
+    evaluated on ``n_episodes`` test episodes (seeds ``100000 + i``). ``max_steps`` overrides the
+    task's horizon (0: the task's). ``offline_windows`` demonstration windows measure the action
+    error of the trained policy without a simulator.
     """
 
     tasks: list[str] = field(default_factory=lambda: ["lift", "stack_d1"])
     n_episodes: int = 50
+    periodic_episodes: int = 0
+    max_steps: int = 0
     eval_every: int = 0
     seeds: list[int] = field(default_factory=lambda: [0])
     offline_windows: int = 64

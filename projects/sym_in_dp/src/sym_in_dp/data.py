@@ -41,8 +41,16 @@ def pose_action_buffer(buf: ReplayBuffer, source: str | Path = "buffer") -> Repl
     return ReplayBuffer(data, buf.episode_ends, env_args=buf.env_args)
 
 
-def dataset_path(cfg: DataConfig, workdir: str | Path) -> Path:
-    """The HDF5 file of ``cfg``: the given path, or synthetic demos written under ``workdir``."""
+def dataset_path(cfg: DataConfig, workdir: str | Path, task: str | None = None) -> Path:
+    """The HDF5 file of ``cfg``: the given path, the benchmark's scripted demonstrations of
+    ``task`` (``source: sim``, collected once and cached), or synthetic demos written under
+    ``workdir``."""
+    if cfg.source == "sim":
+        if not task:
+            raise DatasetError("data.source is 'sim' but no benchmark task was given")
+        from .sim import collect_demos
+
+        return collect_demos(task, cfg)
     if cfg.source == "hdf5":
         if not cfg.path:
             raise DatasetError("data.source is 'hdf5' but data.path is empty")

@@ -8,8 +8,10 @@ Usage::
 
 The checkpoint (written by ``sym_in_dp.train``) holds the EMA policy's state dict and the
 config it was trained with; the policy is rebuilt from that config and loaded with
-``weights_only=True``. Without ``--dataset`` the training data of the config is used (synthetic
-demonstrations are regenerated from their seed).
+``weights_only=True``. A policy trained on the benchmark (``data.source: sim``) is evaluated in
+closed loop on the benchmark's test seeds without ``--env-runner``. Without ``--dataset`` the
+training data of the config is used (synthetic demonstrations are regenerated from their seed,
+benchmark demonstrations come from the cache).
 """
 
 from __future__ import annotations
@@ -65,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         policy, cfg, method = load_policy(args.checkpoint)
         factory = load_env_runner_factory(args.env_runner)
+        if factory is None and cfg.data.source == "sim":
+            from .sim import make_runner as factory
+        task = args.task or cfg.eval.tasks[0]
         keys = obs_keys(method)
         with tempfile.TemporaryDirectory() as tmp:
-            path = args.dataset or dataset_path(cfg.data, tmp)
+            path = args.dataset or dataset_path(cfg.data, tmp, task)
             buffer = load_demonstrations(path, keys)
         train_ds, val_ds = make_datasets(buffer, cfg.data, cfg.model, keys)
         offline = offline_action_error(
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if factory is not None:
             n = args.episodes or cfg.eval.n_episodes
             runner = factory(
-                task=args.task or cfg.eval.tasks[0],
+                task=task,
                 n_episodes=n,
                 seed=cfg.seed,
                 method=method,
@@ -89,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             metrics = runner.run(policy)
             rate = float(metrics["success_rate"])
             lo, hi = wilson_interval(rate * n, n)
-            print(f"{method} closed loop: success {rate:.3f} (Wilson 95% [{lo:.3f}, {hi:.3f}])")
+            print(
+                f"{method} closed loop on {task}: success {rate:.3f} over {n} episodes "
+                f"(Wilson 95% [{lo:.3f}, {hi:.3f}])"
+            )
     except (CheckpointError, ConfigError, DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

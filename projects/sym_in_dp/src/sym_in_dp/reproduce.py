@@ -1,9 +1,9 @@
-"""Reproduce what can be reproduced without the benchmark, and the closed-loop table with it.
+"""Reproduce the symmetry properties, throughput and the closed-loop table on the benchmark.
 
 Usage::
 
-    python -m sym_in_dp.reproduce --scale {smoke,cpu,paper} [--env-runner package.module:factory]
-        [--methods ...] [--skip-overfit] [--skip-benchmark]
+    python -m sym_in_dp.reproduce --scale {smoke,cpu,paper} [--methods ...] [--tasks ...]
+        [--env-runner package.module:factory] [--skip-symmetry] [--skip-overfit] [--skip-benchmark]
 
 Writes ``projects/sym_in_dp/results/<scale>/results.{json,md}`` and figures:
 
@@ -14,14 +14,20 @@ Writes ``projects/sym_in_dp/results/<scale>/results.{json,md}`` and figures:
    45-degree image rotations, the escnn encoder and the EquiDiff denoiser under rotations.
 2. **Overfitting**: every method trained on two synthetic demonstrations; the loss must drop
    at least 10x within 500 steps (cpu/paper scale).
-3. **Throughput / latency** of every encoder variant on this machine.
-4. **Closed-loop success** (the paper's table): only with ``--env-runner`` (the benchmark's
-   tasks, issue 8). Without it no success rate is reported - nothing is simulated or guessed.
+3. **Throughput / latency** of every method of the config on this machine.
+4. **Closed-loop success** (the paper's table), when ``data.source`` is ``sim`` (cpu and paper
+   scales; or with ``--env-runner``): every method of ``--methods`` (default: the config's) is
+   trained on the scripted demonstrations of every task of ``--tasks`` (default:
+   ``eval.tasks``) and evaluated on the benchmark's test seeds; only the (task, method) pairs
+   that ran get rows, and the notes list those that did not. Runs are reused/resumed by name
+   (``reproduce-<scale>-<task>-<method>-s<seed>``), so methods can be trained separately (e.g.
+   in parallel with ``python -m sym_in_dp.train --run-name ...``) and collected here.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -180,7 +186,7 @@ def symmetry_checks(cfg: ExperimentConfig, rec: ResultsRecorder) -> None:
 
 
 def overfitting(cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder, runs_root) -> dict:
-    data = replace(cfg.data, n_demos=2, val_fraction=0.0)
+    data = replace(cfg.data, source="synthetic", n_demos=2, val_fraction=0.0)
     run_cfg = replace(cfg, data=data, train=cfg.overfit)
     run = Run(
         PROJECT,
@@ -251,10 +257,20 @@ def throughput(cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder) 
         print(f"benchmark {method}: {r}", flush=True)
 
 
-def closed_loop(cfg: ExperimentConfig, methods, factory, rec: ResultsRecorder, runs_root) -> None:
-    for task in cfg.eval.tasks:
+def closed_loop(
+    cfg: ExperimentConfig, methods, tasks, factory, rec: ResultsRecorder, runs_root
+) -> list[tuple[str, str]]:
+    """Train and evaluate every (task, method, seed); returns the (task, method) pairs run.
+
+    Runs are named ``reproduce-<scale>-<task>-<method>-s<seed>``: a finished run (for example
+    one trained separately with ``python -m sym_in_dp.train --run-name`` of that name and the
+    same config) is reused, and an interrupted one resumes from its checkpoint.
+    """
+    table = "Closed-loop success"
+    done = []
+    for task in tasks:
         for method in methods:
-            scores = []
+            finals, bests, summaries, run_paths = [], [], [], []
             for seed in cfg.eval.seeds:
                 seed_cfg = replace(cfg, seed=seed)
                 run = Run(
@@ -265,19 +281,111 @@ def closed_loop(cfg: ExperimentConfig, methods, factory, rec: ResultsRecorder, r
                     name=f"reproduce-{rec.results.scale}-{task}-{method}-s{seed}",
                 )
                 summary = train_method(seed_cfg, method, run, runner_factory=factory, task=task)
-                scores.append(summary["best_score"])
-            rate = 100.0 * float(np.mean(scores))
-            lo, hi = wilson_interval(
-                rate / 100 * cfg.eval.n_episodes * len(scores), cfg.eval.n_episodes * len(scores)
-            )
+                summaries.append(summary)
+                run_paths.append(run.path)
+                if summary.get("final_eval"):
+                    finals.append(summary["final_eval"])
+                if summary["best_score"] is not None:
+                    bests.append(summary["best_score"])
+            label = METHODS[method].label
+            seeds = len(cfg.eval.seeds)
+            if finals:
+                k = sum(int(f["n_success"]) for f in finals)
+                n = sum(int(f["n_episodes"]) for f in finals)
+                lo, hi = wilson_interval(k, n)
+                rec.results.add(
+                    f"success, {task}, {label} (final EMA policy)",
+                    100.0 * k / n,
+                    paper=PAPER_ROW.get(method),
+                    lower=80.0 if task == "lift" else None,
+                    table=table,
+                    unit="%",
+                    note=f"{k}/{n} episodes ({seeds} seed(s), test seeds from 100000), Wilson 95% "
+                    f"[{100 * lo:.0f}, {100 * hi:.0f}]; paper: 12-task MimicGen mean",
+                )
+            if bests:
+                evals = summaries[0]["evaluations"]
+                n_per = int(evals[0]["n_episodes"]) if evals and "n_episodes" in evals[0] else 0
+                rec.results.add(
+                    f"best periodic success, {task}, {label} (paper protocol)",
+                    100.0 * float(np.mean(bests)),
+                    table=table,
+                    unit="%",
+                    note=f"best of {len(evals)} evaluations every {cfg.train.eval_every} steps, "
+                    f"{n_per} episodes each, mean over {seeds} seed(s)",
+                )
+            s0 = summaries[0]
+            rates = [logged_throughput(r, cfg.train.batch_size) for r in run_paths]
             rec.results.add(
-                f"best success, {task}, {METHODS[method].label}",
-                rate,
-                paper=PAPER_ROW.get(method),
-                lower=80.0 if task == "lift" else None,
-                table="Closed-loop success (best over periodic evaluations)",
-                unit="%",
-                note=f"Wilson 95% [{100 * lo:.0f}, {100 * hi:.0f}]; paper: 12-task MimicGen mean",
+                f"training throughput on {task} demos, {label}",
+                float(np.mean(rates)),
+                table="Closed-loop runs: cost",
+                unit="samples/s",
+                note=f"median over the logged {cfg.train.log_every}-step intervals (evaluations "
+                f"excluded); {s0['steps']} steps at batch {cfg.train.batch_size}, "
+                f"{s0['n_demos']} demos, {s0['n_windows']} windows",
+            )
+            if finals and "seconds_per_episode" in finals[0]:
+                rec.results.add(
+                    f"evaluation seconds per episode, {task}, {label}",
+                    float(np.mean([f["seconds_per_episode"] for f in finals])),
+                    table="Closed-loop runs: cost",
+                    unit="s",
+                    note=f"mean {finals[0]['mean_steps']:.0f} steps per episode; rendering, "
+                    f"physics and {cfg.model.num_inference_steps} {cfg.model.sampler} steps per "
+                    f"chunk (latency {finals[0]['latency_s_per_chunk']:.3f} s)",
+                )
+            print(
+                f"closed loop {task} {method}: "
+                + ", ".join(f"{f['n_success']}/{f['n_episodes']}" for f in finals),
+                flush=True,
+            )
+            done.append((task, method))
+    return done
+
+
+def logged_throughput(run_path: Path, batch_size: int) -> float:
+    """Median training samples/s over consecutive logged steps of ``metrics.jsonl``.
+
+    Intervals that contain an evaluation or a restart (resumed runs log time from the new
+    process's start) are left out, so the value measures optimisation steps only, also for a
+    run that was trained in several sessions.
+    """
+    rows = []
+    path = Path(run_path) / "metrics.jsonl"
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        row = json.loads(line)
+        if "train/loss" in row:
+            rows.append((int(row["step"]), float(row["time"])))
+    evals = {
+        int(row["step"])
+        for row in map(json.loads, path.read_text().splitlines() if path.is_file() else [])
+        if any(k.startswith("eval/") for k in row)
+    }
+    rates = []
+    for (s0, t0), (s1, t1) in zip(rows, rows[1:]):
+        if s1 > s0 and t1 > t0 and not any(s0 <= e < s1 for e in evals):
+            rates.append((s1 - s0) * batch_size / (t1 - t0))
+    return float(np.median(rates)) if rates else float("nan")
+
+
+def collection_costs(cfg: ExperimentConfig, tasks, rec: ResultsRecorder) -> None:
+    """Collection time of the cached demonstrations (recorded when they were collected)."""
+    from .sim import collect_demos
+
+    for task in tasks:
+        path = collect_demos(task, cfg.data)
+        info_file = path.with_suffix(".json")
+        if info_file.is_file():
+            info = json.loads(info_file.read_text())
+            rec.results.add(
+                f"demonstration collection time, {task}",
+                info["collect_seconds"],
+                table="Closed-loop runs: cost",
+                unit="s",
+                note=f"{info['n_demos']} scripted demos, {info['image_size']}px eye-in-hand + "
+                f"agentview, {info['workers']} worker process(es)"
+                + (f"; {info['note']}" if info.get("note") else ""),
             )
 
 
@@ -287,8 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scale", default="smoke", help="smoke, cpu, paper or a YAML file")
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides")
-    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), help="default: config")
+    parser.add_argument("--tasks", nargs="+", help="closed-loop tasks (default: eval.tasks)")
     parser.add_argument("--env-runner", help="closed-loop evaluation: package.module:factory")
+    parser.add_argument("--skip-symmetry", action="store_true", help="no property checks")
     parser.add_argument("--skip-overfit", action="store_true")
     parser.add_argument("--skip-benchmark", action="store_true")
     parser.add_argument("--runs-root", type=Path, help="default: $SYMLAB_RUNS or ./runs")
@@ -308,19 +418,30 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods or cfg.methods
     seed_everything(cfg.seed)
     rec = ResultsRecorder(PROJECT, PAPER, scale, args.out or results_dir(__file__, PROJECT))
-    symmetry_checks(cfg, rec)
+    if not args.skip_symmetry:
+        symmetry_checks(cfg, rec)
     if not args.skip_overfit:
         curves = overfitting(cfg, methods, rec, args.runs_root)
         plot_curves(curves, rec.figure_path("overfit_loss.png"))
     if not args.skip_benchmark:
-        throughput(cfg, methods, rec)
-    if factory is not None:
-        closed_loop(cfg, methods, factory, rec, args.runs_root)
+        throughput(cfg, cfg.methods, rec)
+    tasks = args.tasks or cfg.eval.tasks
+    if factory is not None or cfg.data.source == "sim":
+        if cfg.data.source == "sim":
+            collection_costs(cfg, tasks, rec)
+        done = closed_loop(cfg, methods, tasks, factory, rec, args.runs_root)
+        missing = [f"{t}/{m}" for t in cfg.eval.tasks for m in cfg.methods if (t, m) not in done]
+        rec.results.notes.append(
+            "Closed-loop rows were measured for: "
+            + ", ".join(f"{t}/{m}" for t, m in done)
+            + ". Not run in this invocation (no number is reported for them): "
+            + (", ".join(missing) if missing else "none")
+            + "."
+        )
     else:
         rec.results.notes.append(
-            "Closed-loop success rates are not reported: no env runner was given (the "
-            "benchmark's closed-loop tasks, issue 8, plug in with --env-runner). Nothing is "
-            "simulated or estimated in their place."
+            "Closed-loop success rates are not reported: data.source is not 'sim' and no env "
+            "runner was given. Nothing is simulated or estimated in their place."
         )
     rec.results.notes.append(
         "Paper means (12 MimicGen tasks, 100 demos, secondary source): "

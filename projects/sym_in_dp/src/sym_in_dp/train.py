@@ -21,7 +21,9 @@ and ``checkpoints/<method>_policy.pt`` (the EMA policy with its config, read by
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,24 @@ import torch
 
 from symlab.data import DatasetError
 from symlab.policy import train_policy
-from symlab.runs import ConfigError, NonFiniteError, Run, config_to_dict, save_checkpoint
+from symlab.runs import (
+    ConfigError,
+    NonFiniteError,
+    Run,
+    config_to_dict,
+    save_checkpoint,
+    write_json_atomic,
+)
 
 from .config import ExperimentConfig, load_experiment_config
 from .data import dataset_path, load_demonstrations, make_datasets
-from .evaluation import RunnerFactory, describe, load_env_runner_factory, offline_action_error
+from .evaluation import (
+    RunnerFactory,
+    describe,
+    load_env_runner_factory,
+    offline_action_error,
+    wilson_interval,
+)
 from .methods import METHODS, build_policy, obs_keys
 
 PROJECT = "sym_in_dp"
@@ -48,6 +63,26 @@ def fit_policy_normalizer(policy, dataset) -> None:
     policy.set_normalizer(policy.fit_normalizer(batch["obs"], batch["action"]))
 
 
+def _make_runners(cfg, method, run, task, runner_factory):
+    """The periodic runner and the final (``eval.n_episodes``) runner, or ``(None, None)``."""
+    periodic = cfg.eval.periodic_episodes or cfg.eval.n_episodes
+    if runner_factory is None and cfg.data.source == "sim":
+        from .sim import make_runner
+
+        def runner_factory(**kw):
+            name = "periodic" if kw["n_episodes"] == periodic else "final"
+            return make_runner(**kw, out_dir=run.path / "rollouts" / f"{method}-{name}")
+
+    if runner_factory is None:
+        return None, None
+    kw = {"task": task, "seed": cfg.seed, "method": method, "config": cfg}
+    runner = runner_factory(n_episodes=periodic, **kw)
+    final = runner if periodic == cfg.eval.n_episodes else None
+    if final is None:
+        final = runner_factory(n_episodes=cfg.eval.n_episodes, **kw)
+    return runner, final
+
+
 def train_method(
     cfg: ExperimentConfig,
     method: str,
@@ -59,23 +94,24 @@ def train_method(
     stop_after: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train one method; returns its summary (losses, offline errors, best closed-loop score)."""
+    """Train one method; returns its summary (losses, offline errors, closed-loop scores).
+
+    With a closed-loop runner (``data.source: sim`` or ``runner_factory``) the EMA policy is
+    evaluated every ``train.eval_every`` steps on ``eval.periodic_episodes`` episodes (the best
+    is ``best_score``, the paper's protocol) and, after the last step, on ``eval.n_episodes``
+    episodes (``final_eval``; cached in the run directory, so a rerun of a finished run reuses
+    it).
+    """
     keys = obs_keys(method)
-    data_file = data_file or dataset_path(cfg.data, run.path / "data")
+    task = task or cfg.eval.tasks[0]
+    data_file = data_file or dataset_path(cfg.data, run.path / "data", task)
     buffer = load_demonstrations(data_file, keys)
     train_ds, val_ds = make_datasets(buffer, cfg.data, cfg.model, keys)
     torch.manual_seed(cfg.seed)
     policy = build_policy(method, cfg.model, cfg.data)
     fit_policy_normalizer(policy, train_ds)
-    runner = None
-    if runner_factory is not None:
-        runner = runner_factory(
-            task=task or cfg.eval.tasks[0],
-            n_episodes=cfg.eval.n_episodes,
-            seed=cfg.seed,
-            method=method,
-            config=cfg,
-        )
+    runner, final_runner = _make_runners(cfg, method, run, task, runner_factory)
+    t0 = time.perf_counter()
     result = train_policy(
         policy,
         train_ds,
@@ -89,15 +125,19 @@ def train_method(
     summary: dict[str, Any] = {
         "method": method,
         "label": METHODS[method].label,
+        "task": task,
         "steps": result.step,
         "first_loss": result.losses[0][1] if result.losses else None,
         "final_loss": result.losses[-1][1] if result.losses else None,
         "losses": result.losses,
         "train_samples_per_s": result.samples_per_s,
+        "wall_s": time.perf_counter() - t0,
         "evaluations": result.evaluations,
         "best_score": result.best_score,
         "best_step": result.best_step,
         "data_file": str(data_file),
+        "n_demos": buffer.n_episodes,
+        "n_windows": len(train_ds),
     }
     if result.step >= cfg.train.steps:
         save_checkpoint(
@@ -112,7 +152,46 @@ def train_method(
             result.eval_policy, eval_ds, cfg.eval.offline_windows, cfg.seed
         )
         summary["offline_split"] = "validation" if val_ds is not None else "training"
+        if final_runner is not None:
+            summary["final_eval"] = final_evaluation(
+                final_runner,
+                runner,
+                result,
+                run.path / f"final_eval_{method}.json",
+                cfg.eval.n_episodes,
+            )
     return summary
+
+
+def final_evaluation(final_runner, runner, result, cache: Path, n_episodes: int) -> dict[str, Any]:
+    """The last EMA policy on ``n_episodes`` episodes (reused from ``cache`` if there), with
+    the success count and Wilson 95% interval (added when the runner does not report them)."""
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    from .sim import SimRunner, extend_evaluation
+
+    last = result.evaluations[-1] if result.evaluations else None
+    if final_runner is runner and last is not None and last.get("step") == result.step:
+        metrics = dict(last)
+    elif (
+        isinstance(final_runner, SimRunner)
+        and isinstance(runner, SimRunner)
+        and last is not None
+        and last.get("step") == result.step
+    ):
+        # The last periodic evaluation ran the same policy on the first test seeds.
+        metrics = extend_evaluation(final_runner, result.eval_policy, last)
+        metrics["step"] = result.step
+    else:
+        metrics = dict(final_runner.run(result.eval_policy))
+        metrics["step"] = result.step
+    n = int(metrics.setdefault("n_episodes", n_episodes))
+    k = int(metrics.setdefault("n_success", round(float(metrics["success_rate"]) * n)))
+    lo, hi = wilson_interval(k, n)
+    metrics.setdefault("ci_low", lo)
+    metrics.setdefault("ci_high", hi)
+    write_json_atomic(cache, metrics)
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
                 line += "  offline: " + describe(offline)
             if summary["best_score"] is not None:
                 line += f"  best success {summary['best_score']:.3f} @ {summary['best_step']}"
+            final = summary.get("final_eval")
+            if final:
+                line += (
+                    f"  final success {final['success_rate']:.3f} "
+                    f"({final['n_success']}/{final['n_episodes']}, Wilson 95% "
+                    f"[{final['ci_low']:.2f}, {final['ci_high']:.2f}])"
+                )
             print(line)
     except (ConfigError, DatasetError, NonFiniteError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
