@@ -13,7 +13,7 @@ from symlab.sim.collect import CollectConfig, collect, replay_demo
 from symlab.sim.env import SimEnv
 from symlab.sim.evaluate import EvalConfig, ExpertPolicy, evaluate
 from symlab.sim.expert import run_expert
-from symlab.sim.replay_check import KEYFRAME_TASKS
+from symlab.sim.tasks.base import list_tasks
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -28,7 +28,7 @@ def test_expert_success_rate(task, kind):
 
 
 @pytest.mark.parametrize("kind", ["none", "se3"])
-@pytest.mark.parametrize("task", DEFAULT_TASKS + KEYFRAME_TASKS)
+@pytest.mark.parametrize("task", [*DEFAULT_TASKS, *list_tasks("keyframe")])
 def test_replayed_demos_succeed(task, kind, tmp_path):
     cfg = CollectConfig(
         task=task, n_demos=20, obs=ObservationConfig(), perturbation=PerturbationConfig(kind)

@@ -18,19 +18,8 @@ import time
 from pathlib import Path
 
 from .benchmark import DEFAULT_OUT, DEFAULT_TASKS, README, run_logged, update_readme
+from .tasks.base import list_tasks
 
-KEYFRAME_TASKS = (
-    "pick_and_lift",
-    "stack_blocks",
-    "slide_block_to_color_target",
-    "place_block_in_bowl",
-    "push_buttons",
-    "insert_onto_square_peg",
-    "close_jar",
-    "open_drawer",
-    "put_item_in_drawer",
-    "peg_in_tilted_hole",
-)
 MARKS = ("<!-- replay:start -->", "<!-- replay:end -->")
 
 
@@ -78,13 +67,14 @@ def markdown(records: list[dict], tasks, kinds) -> str:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--demos", type=int, default=20)
-    p.add_argument("--tasks", default=",".join(DEFAULT_TASKS + KEYFRAME_TASKS))
+    p.add_argument("--tasks", default=None, help="comma-separated (default: all)")
     p.add_argument("--kinds", default="none,se3")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--no-readme", action="store_true")
     a = p.parse_args(argv)
-    tasks, kinds = a.tasks.split(","), a.kinds.split(",")
+    tasks = a.tasks.split(",") if a.tasks else [*DEFAULT_TASKS, *list_tasks("keyframe")]
+    kinds = a.kinds.split(",")
     a.out.mkdir(parents=True, exist_ok=True)
     records = run_logged(
         _replay_task,
