@@ -158,6 +158,11 @@ def test_train_and_closed_loop_evaluation_end_to_end(tmp_path, sim_cfg, lift_fil
     # 20 environment steps, 8 executed actions per chunk: the policy replanned 3 times.
     assert final["mean_steps"] == 20
     assert final["policy_calls"] == 2 * math.ceil(20 / 8)
+    # The best periodic checkpoint (the first, ties keep the earlier) is scored again on the
+    # final evaluation's 2 episodes, its own periodic episode reused.
+    assert summary["best_step"] == 3 and (run_dir / "checkpoints" / "cnn_rel_best.pt").is_file()
+    best = summary["best_eval"]
+    assert best["step"] == 3 and best["n_episodes"] == 2 and best["reused_episodes"] == 1
     episode = rollouts / "cnn_rel-periodic" / "eval_001" / "episodes" / "episode_100000.json"
     record = json.loads(episode.read_text())
     assert record["seed"] == 100000 and record["steps"] == 20
@@ -172,6 +177,9 @@ def test_train_and_closed_loop_evaluation_end_to_end(tmp_path, sim_cfg, lift_fil
     rows = {m["name"]: m for m in results["metrics"] if m["table"] == "Closed-loop success"}
     row = rows["success, lift, CNN-rel (final EMA policy)"]
     assert row["value"] == 100.0 * final["n_success"] / 2 and "/2 episodes" in row["note"]
+    assert row["lower"] is None  # the bar moved to the selected checkpoint
+    row = rows["success, lift, CNN-rel (best periodic checkpoint, re-evaluated)"]
+    assert row["value"] == 100.0 * best["n_success"] / 2 and row["lower"] == 80.0
     assert not any("Stack" in name or "cnn_abs" in name for name in rows)
     assert any("lift/cnn_abs" in note and "Not run" in note for note in results["notes"])
 

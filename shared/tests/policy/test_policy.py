@@ -196,6 +196,37 @@ def test_training_evaluates_periodically_and_resumes_exactly(tmp_path):
     assert [v for _, v in res.losses] == pytest.approx([v for _, v in full.losses], rel=1e-5)
 
 
+def test_best_evaluated_policy_is_checkpointed(tmp_path):
+    """The EMA weights of the best periodic evaluation are kept (``<name>_best.pt``) so the
+    selected checkpoint can be re-evaluated on more episodes after training."""
+    from symlab.runs import load_checkpoint
+
+    ds = PolicyDataset(two_demo_buffer(), OBS_KEYS)
+    cfg = TrainConfig(steps=30, batch_size=8, lr=1e-3, warmup_steps=5, eval_every=10, log_every=5)
+    torch.manual_seed(1)
+    policy = fitted(lowdim_policy(), ds)
+    saved = {}
+
+    def tensors(sd):
+        return {k: v.detach().clone() for k, v in sd.items() if torch.is_tensor(v)}
+
+    class Runner(CountingRunner):
+        def run(self, policy):
+            out = super().run(policy)
+            saved[self.calls] = tensors(policy.state_dict())
+            return out
+
+    res = train_policy(policy, ds, cfg, env_runner=Runner(), checkpoint_path=tmp_path / "p.pt",
+                       progress=False)  # fmt: skip
+    assert res.best_step == 20 and res.best_checkpoint == tmp_path / "p_best.pt"
+    state = load_checkpoint(res.best_checkpoint)
+    assert state["step"] == 20 and state["extra"]["success_rate"] == 0.9
+    stored, best = tensors(state["state_dicts"]["model"]), saved[2]  # step 20 scored best
+    assert stored.keys() == best.keys() and len(best) > 10
+    assert all(torch.equal(stored[k], best[k]) for k in best)
+    assert not all(torch.equal(saved[3][k], best[k]) for k in best)  # the weights moved on
+
+
 def test_training_stops_on_nan():
     from symlab.runs import NonFiniteError
 

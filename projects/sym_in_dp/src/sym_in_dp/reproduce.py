@@ -270,7 +270,7 @@ def closed_loop(
     done = []
     for task in tasks:
         for method in methods:
-            finals, bests, summaries, run_paths = [], [], [], []
+            finals, bests, summaries, run_paths, best_evals = [], [], [], [], []
             for seed in cfg.eval.seeds:
                 seed_cfg = replace(cfg, seed=seed)
                 run = Run(
@@ -287,8 +287,29 @@ def closed_loop(
                     finals.append(summary["final_eval"])
                 if summary["best_score"] is not None:
                     bests.append(summary["best_score"])
+                if summary.get("best_eval"):
+                    best_evals.append(summary["best_eval"])
             label = METHODS[method].label
             seeds = len(cfg.eval.seeds)
+            # The >= 80% bar of the issue applies to the paper's protocol (the best periodic
+            # checkpoint), scored on the final evaluation's episodes when every seed kept it.
+            selected = len(best_evals) == len(cfg.eval.seeds)
+            if selected:
+                k = sum(int(f["n_success"]) for f in best_evals)
+                n = sum(int(f["n_episodes"]) for f in best_evals)
+                lo, hi = wilson_interval(k, n)
+                steps = ", ".join(str(f["step"]) for f in best_evals)
+                rec.results.add(
+                    f"success, {task}, {label} (best periodic checkpoint, re-evaluated)",
+                    100.0 * k / n,
+                    paper=PAPER_ROW.get(method),
+                    lower=80.0 if task == "lift" else None,
+                    table=table,
+                    unit="%",
+                    note=f"{k}/{n} episodes, checkpoint of step {steps} (the best periodic "
+                    f"score), Wilson 95% [{100 * lo:.0f}, {100 * hi:.0f}]; paper: 12-task "
+                    "MimicGen mean, best checkpoint",
+                )
             if finals:
                 k = sum(int(f["n_success"]) for f in finals)
                 n = sum(int(f["n_episodes"]) for f in finals)
@@ -296,12 +317,13 @@ def closed_loop(
                 rec.results.add(
                     f"success, {task}, {label} (final EMA policy)",
                     100.0 * k / n,
-                    paper=PAPER_ROW.get(method),
-                    lower=80.0 if task == "lift" else None,
+                    paper=None if selected else PAPER_ROW.get(method),
+                    lower=80.0 if task == "lift" and not selected else None,
                     table=table,
                     unit="%",
                     note=f"{k}/{n} episodes ({seeds} seed(s), test seeds from 100000), Wilson 95% "
-                    f"[{100 * lo:.0f}, {100 * hi:.0f}]; paper: 12-task MimicGen mean",
+                    f"[{100 * lo:.0f}, {100 * hi:.0f}]"
+                    + ("" if selected else "; paper: 12-task MimicGen mean"),
                 )
             if bests:
                 evals = summaries[0]["evaluations"]

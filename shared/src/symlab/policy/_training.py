@@ -88,6 +88,9 @@ class TrainResult:
     best_step: int | None
     samples_per_s: float
     eval_policy: Any = None  # the EMA policy (or the policy without EMA), in eval mode
+    # the evaluated policy's weights at ``best_step`` (written next to the training checkpoint
+    # as ``<name>_best.pt`` when there is one), for re-evaluating the selected checkpoint
+    best_checkpoint: Path | None = None
 
 
 def lr_lambda(config: TrainConfig):
@@ -135,6 +138,8 @@ def train_policy(
         Metrics are logged to its ``metrics.jsonl``.
     checkpoint_path : path, optional
         Written every ``checkpoint_every`` steps and at the end; an existing file is resumed.
+        With ``env_runner``, the evaluated (EMA) policy's weights are also written to
+        ``<stem>_best<suffix>`` whenever an evaluation sets a new best score.
     stop_after : int, optional
         Stop after this step (simulates an interruption).
     progress : bool
@@ -152,6 +157,7 @@ def train_policy(
     best_score, best_step = None, None
 
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    best_ckpt = ckpt.with_name(f"{ckpt.stem}_best{ckpt.suffix}") if ckpt is not None else None
     if ckpt is not None and ckpt.is_file():
         state = load_checkpoint(ckpt, map_location=device)
         modules = {"ema": ema} if ema is not None else {}
@@ -195,6 +201,8 @@ def train_policy(
         score = metrics.get(score_key)
         if score is not None and (best_score is None or score > best_score):
             best_score, best_step = float(score), step
+            if best_ckpt is not None:
+                save_checkpoint(best_ckpt, model=eval_policy, step=step, extra={score_key: score})
         if run is not None:
             run.log_metrics({f"eval/{k}": v for k, v in metrics.items() if k != "step"}, step)
 
@@ -236,4 +244,7 @@ def train_policy(
     save()
     throughput = (step - done0) * config.batch_size / elapsed if elapsed > 0 else float("nan")
     final = (ema.averaged_model if ema is not None else policy).eval()
-    return TrainResult(step, losses, evaluations, best_score, best_step, throughput, final)
+    best_file = best_ckpt if best_ckpt is not None and best_ckpt.is_file() else None
+    return TrainResult(
+        step, losses, evaluations, best_score, best_step, throughput, final, best_file
+    )
