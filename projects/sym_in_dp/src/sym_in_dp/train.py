@@ -209,13 +209,7 @@ def best_checkpoint_evaluation(
         else:
             metrics = dict(final_runner.run(policy))
         metrics["step"] = result.best_step
-    n = int(metrics.setdefault("n_episodes", final_eval.get("n_episodes", 0)))
-    k = int(metrics.setdefault("n_success", round(float(metrics["success_rate"]) * n)))
-    lo, hi = wilson_interval(k, n)
-    metrics.setdefault("ci_low", lo)
-    metrics.setdefault("ci_high", hi)
-    write_json_atomic(cache, metrics)
-    return metrics
+    return _save_with_interval(metrics, cache, int(final_eval.get("n_episodes", 0)))
 
 
 def final_evaluation(final_runner, runner, result, cache: Path, n_episodes: int) -> dict[str, Any]:
@@ -240,6 +234,12 @@ def final_evaluation(final_runner, runner, result, cache: Path, n_episodes: int)
     else:
         metrics = dict(final_runner.run(result.eval_policy))
         metrics["step"] = result.step
+    return _save_with_interval(metrics, cache, n_episodes)
+
+
+def _save_with_interval(metrics: dict[str, Any], cache: Path, n_episodes: int) -> dict[str, Any]:
+    """Add the success count and Wilson 95% interval where the runner did not report them,
+    and cache the evaluation as JSON."""
     n = int(metrics.setdefault("n_episodes", n_episodes))
     k = int(metrics.setdefault("n_success", round(float(metrics["success_rate"]) * n)))
     lo, hi = wilson_interval(k, n)
