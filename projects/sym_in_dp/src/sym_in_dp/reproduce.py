@@ -257,6 +257,13 @@ def throughput(cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder) 
         print(f"benchmark {method}: {r}", flush=True)
 
 
+def pooled_success(evals: list[dict]) -> tuple[int, int, float, float]:
+    """Successes and episodes summed over seeds, with the Wilson 95% interval."""
+    k = sum(int(f["n_success"]) for f in evals)
+    n = sum(int(f["n_episodes"]) for f in evals)
+    return (k, n, *wilson_interval(k, n))
+
+
 def closed_loop(
     cfg: ExperimentConfig, methods, tasks, factory, rec: ResultsRecorder, runs_root
 ) -> list[tuple[str, str]]:
@@ -295,9 +302,7 @@ def closed_loop(
             # checkpoint), scored on the final evaluation's episodes when every seed kept it.
             selected = len(best_evals) == len(cfg.eval.seeds)
             if selected:
-                k = sum(int(f["n_success"]) for f in best_evals)
-                n = sum(int(f["n_episodes"]) for f in best_evals)
-                lo, hi = wilson_interval(k, n)
+                k, n, lo, hi = pooled_success(best_evals)
                 steps = ", ".join(str(f["step"]) for f in best_evals)
                 rec.results.add(
                     f"success, {task}, {label} (best periodic checkpoint, re-evaluated)",
@@ -311,9 +316,7 @@ def closed_loop(
                     "MimicGen mean, best checkpoint",
                 )
             if finals:
-                k = sum(int(f["n_success"]) for f in finals)
-                n = sum(int(f["n_episodes"]) for f in finals)
-                lo, hi = wilson_interval(k, n)
+                k, n, lo, hi = pooled_success(finals)
                 rec.results.add(
                     f"success, {task}, {label} (final EMA policy)",
                     100.0 * k / n,

@@ -36,6 +36,8 @@ from symlab.runs import (
     NonFiniteError,
     Run,
     config_to_dict,
+    load_checkpoint,
+    restore_checkpoint,
     save_checkpoint,
     write_json_atomic,
 )
@@ -193,22 +195,13 @@ def best_checkpoint_evaluation(
     else:
         if result.best_checkpoint is None:
             return None
-        from symlab.runs import load_checkpoint, restore_checkpoint
-
-        from .sim import SimRunner, extend_evaluation
-
         state = load_checkpoint(result.best_checkpoint)
         if int(state["step"]) != result.best_step:
             return None  # a stale file (not the best of this run's evaluations)
         policy = make_policy()
         restore_checkpoint(state, model=policy, restore_rng=False)
-        policy.eval()
         first = next(e for e in result.evaluations if e.get("step") == result.best_step)
-        if isinstance(final_runner, SimRunner) and isinstance(runner, SimRunner):
-            metrics = extend_evaluation(final_runner, policy, first)
-        else:
-            metrics = dict(final_runner.run(policy))
-        metrics["step"] = result.best_step
+        metrics = _score(final_runner, runner, policy.eval(), first, result.best_step)
     return _save_with_interval(metrics, cache, int(final_eval.get("n_episodes", 0)))
 
 
@@ -217,24 +210,32 @@ def final_evaluation(final_runner, runner, result, cache: Path, n_episodes: int)
     the success count and Wilson 95% interval (added when the runner does not report them)."""
     if cache.is_file():
         return json.loads(cache.read_text())
+    last = result.evaluations[-1] if result.evaluations else None
+    if last is not None and last.get("step") != result.step:
+        last = None
+    metrics = _score(final_runner, runner, result.eval_policy, last, result.step)
+    return _save_with_interval(metrics, cache, n_episodes)
+
+
+def _score(final_runner, runner, policy, periodic: dict[str, Any] | None, step: int) -> dict:
+    """``final_runner``'s evaluation of ``policy``, reusing ``periodic`` (the periodic
+    evaluation of the same weights, or ``None``): taken as is when the final runner is the
+    periodic one, extended to the remaining test seeds for simulated runners."""
     from .sim import SimRunner, extend_evaluation
 
-    last = result.evaluations[-1] if result.evaluations else None
-    if final_runner is runner and last is not None and last.get("step") == result.step:
-        metrics = dict(last)
+    if periodic is not None and final_runner is runner:
+        metrics = dict(periodic)
     elif (
-        isinstance(final_runner, SimRunner)
+        periodic is not None
+        and isinstance(final_runner, SimRunner)
         and isinstance(runner, SimRunner)
-        and last is not None
-        and last.get("step") == result.step
     ):
-        # The last periodic evaluation ran the same policy on the first test seeds.
-        metrics = extend_evaluation(final_runner, result.eval_policy, last)
-        metrics["step"] = result.step
+        # The periodic evaluation ran the same policy on the first test seeds.
+        metrics = extend_evaluation(final_runner, policy, periodic)
     else:
-        metrics = dict(final_runner.run(result.eval_policy))
-        metrics["step"] = result.step
-    return _save_with_interval(metrics, cache, n_episodes)
+        metrics = dict(final_runner.run(policy))
+    metrics["step"] = step
+    return metrics
 
 
 def _save_with_interval(metrics: dict[str, Any], cache: Path, n_episodes: int) -> dict[str, Any]:
