@@ -132,3 +132,28 @@ def test_reproduce_smoke_writes_results(tmp_path):
         (m["name"], m["value"]) for m in checks if m["passed"] is False
     ]
     assert any("not reported" in note for note in results["notes"])
+
+
+def test_orderings_check_stack_d1_within_five_points_and_only_report_other_tasks(tmp_path):
+    rec = reproduce.ResultsRecorder("sym_in_dp", "paper", "smoke", tmp_path)
+    scores = {
+        ("lift", "cnn_rel"): (30, 50),
+        ("lift", "cnn_abs"): (45, 50),
+        ("stack_d1", "cnn_rel"): (20, 50),
+        ("stack_d1", "cnn_abs"): (22, 50),  # rel 4 points below abs: within the slack
+        ("stack_d1", "equienc_rel"): (10, 50),  # 20 points below CNN-rel: fails
+        ("stack_d1", "fa_rel"): None,  # trained but not evaluated: no row
+    }
+    reproduce.orderings(scores, rec)
+    rows = {m.name: m for m in rec.results.metrics}
+    assert set(rows) == {
+        "lift: CNN-rel minus CNN-abs",
+        "stack_d1: CNN-rel minus CNN-abs",
+        "stack_d1: EquiEnc-rel minus CNN-rel",
+    }
+    lift = rows["lift: CNN-rel minus CNN-abs"]
+    assert lift.value == pytest.approx(-30.0) and lift.passed is None
+    assert rows["stack_d1: CNN-rel minus CNN-abs"].value == pytest.approx(-4.0)
+    assert rows["stack_d1: CNN-rel minus CNN-abs"].passed is True
+    assert rows["stack_d1: CNN-rel minus CNN-abs"].paper == pytest.approx(5.9)
+    assert rows["stack_d1: EquiEnc-rel minus CNN-rel"].passed is False

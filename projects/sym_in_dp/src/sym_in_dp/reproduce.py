@@ -74,6 +74,10 @@ PAPER_ROW = {
     "fa_rel": 61.4,
     "equidiff_abs": 53.7,
 }
+# The paper's orderings (spec 7.2), checked on Stack D1 within 5 points: (better, worse).
+ORDERINGS = (("cnn_rel", "cnn_abs"), ("equienc_rel", "cnn_rel"), ("fa_rel", "cnn_rel"))
+ORDERING_TASK = "stack_d1"
+ORDERING_SLACK = 5.0
 
 
 def _windows(cfg: ExperimentConfig, method: str, n: int = 2):
@@ -266,15 +270,19 @@ def pooled_success(evals: list[dict]) -> tuple[int, int, float, float]:
 
 def closed_loop(
     cfg: ExperimentConfig, methods, tasks, factory, rec: ResultsRecorder, runs_root
-) -> list[tuple[str, str]]:
-    """Train and evaluate every (task, method, seed); returns the (task, method) pairs run.
+) -> dict[tuple[str, str], tuple[int, int] | None]:
+    """Train and evaluate every (task, method, seed).
+
+    Returns the (task, method) pairs run, each with its pooled (successes, episodes) under the
+    paper's protocol (the best periodic checkpoint re-evaluated, else the final EMA policy;
+    None without a closed-loop evaluation).
 
     Runs are named ``reproduce-<scale>-<task>-<method>-s<seed>``: a finished run (for example
     one trained separately with ``python -m sym_in_dp.train --run-name`` of that name and the
     same config) is reused, and an interrupted one resumes from its checkpoint.
     """
     table = "Closed-loop success"
-    done = []
+    done: dict[tuple[str, str], tuple[int, int] | None] = {}
     for task in tasks:
         for method in methods:
             finals, bests, summaries, run_paths, best_evals = [], [], [], [], []
@@ -365,8 +373,34 @@ def closed_loop(
                 + ", ".join(f"{f['n_success']}/{f['n_episodes']}" for f in finals),
                 flush=True,
             )
-            done.append((task, method))
+            protocol = best_evals if selected else finals
+            done[(task, method)] = pooled_success(protocol)[:2] if protocol else None
     return done
+
+
+def orderings(scores: dict[tuple[str, str], tuple[int, int] | None], rec: ResultsRecorder) -> None:
+    """The paper's method orderings as differences in success (points) on every task where both
+    methods were evaluated; on Stack D1 each must hold within 5 points (spec 7.2)."""
+    for task in dict.fromkeys(t for t, _ in scores):
+        for better, worse in ORDERINGS:
+            a, b = scores.get((task, better)), scores.get((task, worse))
+            if a is None or b is None:
+                continue
+            diff = 100.0 * (a[0] / a[1] - b[0] / b[1])
+            strict = task == ORDERING_TASK
+            bar = f"; must be >= -{ORDERING_SLACK:g} on {task}" if strict else "; not a criterion"
+            rec.results.add(
+                f"{task}: {METHODS[better].label} minus {METHODS[worse].label}",
+                diff,
+                paper=round(PAPER_ROW[better] - PAPER_ROW[worse], 1),
+                lower=-ORDERING_SLACK if strict else None,
+                table="Closed-loop orderings",
+                unit="points",
+                note=f"{a[0]}/{a[1]} vs {b[0]}/{b[1]} episodes (paper protocol rows); paper: "
+                "difference of the 12-task MimicGen means"
+                + (" (Pretrain + FA)" if better == "fa_rel" else "")
+                + bar,
+            )
 
 
 def logged_throughput(run_path: Path, batch_size: int) -> float:
@@ -455,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.data.source == "sim":
             collection_costs(cfg, tasks, rec)
         done = closed_loop(cfg, methods, tasks, factory, rec, args.runs_root)
+        orderings(done, rec)
         missing = [f"{t}/{m}" for t in cfg.eval.tasks for m in cfg.methods if (t, m) not in done]
         rec.results.notes.append(
             "Closed-loop rows were measured for: "
