@@ -157,6 +157,11 @@ def test_orderings_check_stack_d1_within_five_points_and_only_report_other_tasks
     assert rows["stack_d1: CNN-rel minus CNN-abs"].passed is True
     assert rows["stack_d1: CNN-rel minus CNN-abs"].paper == pytest.approx(5.9)
     assert rows["stack_d1: EquiEnc-rel minus CNN-rel"].passed is False
+    # Both at 0/50 on Stack D1: reported, but not a pass (0 - 0 says nothing about the order).
+    rec = reproduce.ResultsRecorder("sym_in_dp", "paper", "smoke", tmp_path)
+    reproduce.orderings({("stack_d1", "cnn_rel"): (0, 50), ("stack_d1", "cnn_abs"): (0, 50)}, rec)
+    (row,) = rec.results.metrics
+    assert row.value == 0.0 and row.passed is None and "not measured" in row.note
 
 
 class MethodRunner:
