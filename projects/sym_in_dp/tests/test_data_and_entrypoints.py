@@ -181,7 +181,7 @@ def make_method_runner(**kwargs):
     return MethodRunner(**kwargs)
 
 
-def test_reproduce_closed_loop_writes_success_and_ordering_rows(tmp_path):
+def test_reproduce_closed_loop_writes_success_and_ordering_rows(tmp_path, monkeypatch):
     out = tmp_path / "results"
     spec = f"{__name__}:make_method_runner"
     args = ["--scale", "smoke", "--methods", "cnn_rel", "cnn_abs", "--tasks", "stack_d1"]
@@ -194,3 +194,12 @@ def test_reproduce_closed_loop_writes_success_and_ordering_rows(tmp_path):
     assert best["value"] == pytest.approx(46.0) and best["passed"] is None  # no bar off Lift
     order = rows["stack_d1: CNN-rel minus CNN-abs"]
     assert order["value"] == pytest.approx(-4.0) and order["passed"] is True
+    # --report-only tabulates the finished runs again and neither trains nor evaluates: no run
+    # is started for cnn_delta, and the runner is never built.
+    monkeypatch.setattr(MethodRunner, "RATES", {})
+    args[args.index("cnn_abs") + 1 : args.index("cnn_abs") + 1] = ["cnn_delta"]
+    assert reproduce.main([*args, "--report-only"]) == 0
+    again = json.loads((out / "smoke" / "results.json").read_text())
+    assert [m["value"] for m in again["metrics"]] == [m["value"] for m in metrics]
+    assert not (tmp_path / "sym_in_dp" / "reproduce-smoke-stack_d1-cnn_delta-s0").exists()
+    assert any("stack_d1/cnn_delta" in n and "not finished" in n for n in again["notes"])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -269,7 +270,13 @@ def pooled_success(evals: list[dict]) -> tuple[int, int, float, float]:
 
 
 def closed_loop(
-    cfg: ExperimentConfig, methods, tasks, factory, rec: ResultsRecorder, runs_root
+    cfg: ExperimentConfig,
+    methods,
+    tasks,
+    factory,
+    rec: ResultsRecorder,
+    runs_root,
+    report_only: bool = False,
 ) -> dict[tuple[str, str], tuple[int, int] | None]:
     """Train and evaluate every (task, method, seed).
 
@@ -279,23 +286,32 @@ def closed_loop(
 
     Runs are named ``reproduce-<scale>-<task>-<method>-s<seed>``: a finished run (for example
     one trained separately with ``python -m sym_in_dp.train --run-name`` of that name and the
-    same config) is reused, and an interrupted one resumes from its checkpoint.
+    same config) is reused, and an interrupted one resumes from its checkpoint. With
+    ``report_only`` nothing is trained or evaluated: only (task, method) pairs whose runs have
+    all finished (their final evaluation is cached) are tabulated.
     """
     table = "Closed-loop success"
+    root = Path(runs_root or os.environ.get("SYMLAB_RUNS", "runs"))
     done: dict[tuple[str, str], tuple[int, int] | None] = {}
     for task in tasks:
         for method in methods:
+            names = [f"reproduce-{rec.results.scale}-{task}-{method}-s{s}" for s in cfg.eval.seeds]
+            if report_only and not all(
+                (root / PROJECT / n / f"final_eval_{method}.json").is_file() for n in names
+            ):
+                continue
             finals, bests, summaries, run_paths, best_evals = [], [], [], [], []
-            for seed in cfg.eval.seeds:
+            for seed, name in zip(cfg.eval.seeds, names):
                 seed_cfg = replace(cfg, seed=seed)
-                run = Run(
-                    PROJECT,
+                run = Run(PROJECT, seed_cfg, seed=seed, root=runs_root, name=name)
+                summary = train_method(
                     seed_cfg,
-                    seed=seed,
-                    root=runs_root,
-                    name=f"reproduce-{rec.results.scale}-{task}-{method}-s{seed}",
+                    method,
+                    run,
+                    runner_factory=factory,
+                    task=task,
+                    stop_after=0 if report_only else None,
                 )
-                summary = train_method(seed_cfg, method, run, runner_factory=factory, task=task)
                 summaries.append(summary)
                 run_paths.append(run.path)
                 if summary.get("final_eval"):
@@ -465,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-symmetry", action="store_true", help="no property checks")
     parser.add_argument("--skip-overfit", action="store_true")
     parser.add_argument("--skip-benchmark", action="store_true")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train and evaluate nothing new: tabulate the finished closed-loop runs only",
+    )
     parser.add_argument("--runs-root", type=Path, help="default: $SYMLAB_RUNS or ./runs")
     parser.add_argument("--out", type=Path, help="results root (default: the project's results/)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
@@ -491,15 +512,17 @@ def main(argv: list[str] | None = None) -> int:
         throughput(cfg, cfg.methods, rec)
     tasks = args.tasks or cfg.eval.tasks
     if factory is not None or cfg.data.source == "sim":
+        done = closed_loop(cfg, methods, tasks, factory, rec, args.runs_root, args.report_only)
         if cfg.data.source == "sim":
-            collection_costs(cfg, tasks, rec)
-        done = closed_loop(cfg, methods, tasks, factory, rec, args.runs_root)
+            collection_costs(cfg, list(dict.fromkeys(t for t, _ in done)), rec)
         orderings(done, rec)
         missing = [f"{t}/{m}" for t in cfg.eval.tasks for m in cfg.methods if (t, m) not in done]
         rec.results.notes.append(
             "Closed-loop rows were measured for: "
             + ", ".join(f"{t}/{m}" for t, m in done)
-            + ". Not run in this invocation (no number is reported for them): "
+            + ". Not run in this invocation"
+            + (" or not finished" if args.report_only else "")
+            + " (no number is reported for them): "
             + (", ".join(missing) if missing else "none")
             + "."
         )
