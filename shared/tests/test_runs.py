@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -19,6 +20,7 @@ from symlab.runs import (
     load_checkpoint,
     load_config,
     restore_checkpoint,
+    runs_root,
     save_checkpoint,
     seed_everything,
 )
@@ -223,3 +225,13 @@ def test_scale_config_loader(tmp_path):
     (configs / "paper.yaml").write_text("stepz: 1\n")
     with pytest.raises(ConfigError, match="stepz"):
         load_scale_config(TrainConfig, package, "paper")
+
+
+def test_runs_root_prefers_the_argument_then_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("SYMLAB_RUNS", raising=False)
+    assert runs_root() == Path("runs")
+    monkeypatch.setenv("SYMLAB_RUNS", str(tmp_path / "env"))
+    assert runs_root() == tmp_path / "env"
+    assert runs_root(tmp_path / "arg") == tmp_path / "arg"
+    run = Run("proj", TrainConfig(steps=1), seed=0, name="r")
+    assert run.path == tmp_path / "env" / "proj" / "r"

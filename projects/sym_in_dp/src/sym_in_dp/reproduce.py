@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +37,7 @@ import torch
 
 from symlab.results import ResultsRecorder, results_dir
 from symlab.runs import ConfigError, Run, seed_everything
+from symlab.runs import runs_root as default_runs_root
 
 from .benchmark import benchmark_method
 from .checks import (
@@ -291,7 +291,7 @@ def closed_loop(
     all finished (their final evaluation is cached) are tabulated.
     """
     table = "Closed-loop success"
-    root = Path(runs_root or os.environ.get("SYMLAB_RUNS", "runs"))
+    root = default_runs_root(runs_root)
     done: dict[tuple[str, str], tuple[int, int] | None] = {}
     for task in tasks:
         for method in methods:

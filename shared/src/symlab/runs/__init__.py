@@ -18,6 +18,7 @@ from ._run import (
     check_finite,
     git_revision,
     package_versions,
+    runs_root,
     seed_everything,
     write_json_atomic,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "metrics_callback",
     "package_versions",
     "restore_checkpoint",
+    "runs_root",
     "save_checkpoint",
     "scale_config_path",
     "seed_everything",

@@ -123,6 +123,11 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def runs_root(root: str | Path | None = None) -> Path:
+    """The parent directory of runs: ``root``, else ``$SYMLAB_RUNS``, else ``./runs``."""
+    return Path(root or os.environ.get("SYMLAB_RUNS", "runs"))
+
+
 class Run:
     """A run directory.
 
@@ -159,7 +164,7 @@ class Run:
         root: str | Path | None = None,
         name: str | None = None,
     ) -> None:
-        root = Path(root or os.environ.get("SYMLAB_RUNS", "runs"))
+        root = runs_root(root)
         name = name or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-s{seed}"
         self.project = project
         self.seed = seed
