@@ -8,7 +8,6 @@ column is "unknown") and the figures: rollouts vs ground truth, energy over time
 from __future__ import annotations
 
 import argparse
-import os
 
 import matplotlib
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from symlab.results import ResultsRecorder, results_dir
+from symlab.runs import runs_root as default_runs_root
 
 from .experiment import (
     Data,
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"])
     args = ap.parse_args(argv)
     limit_cpu_threads()
-    rec = reproduce(args.scale, runs_root=os.environ.get("SYMLAB_RUNS", "runs"))
+    rec = reproduce(args.scale, runs_root=str(default_runs_root()))
     print(rec.results.to_markdown())
 
 

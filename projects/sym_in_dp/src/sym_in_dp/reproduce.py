@@ -54,7 +54,7 @@ from .encoders import FrameAveragedEncoder, crop_images
 from .evaluation import load_env_runner_factory, wilson_interval
 from .methods import METHODS, build_policy, image_encoder, obs_keys
 from .synthetic import synthetic_buffer
-from .train import fit_policy_normalizer, train_method
+from .train import evaluation_cache, fit_policy_normalizer, train_method
 
 PROJECT = "sym_in_dp"
 PAPER = "A Practical Guide for Incorporating Symmetry in Diffusion Policy (NeurIPS 2025)"
@@ -297,7 +297,7 @@ def closed_loop(
         for method in methods:
             names = [f"reproduce-{rec.results.scale}-{task}-{method}-s{s}" for s in cfg.eval.seeds]
             if report_only and not all(
-                (root / PROJECT / n / f"final_eval_{method}.json").is_file() for n in names
+                evaluation_cache(root / PROJECT / n, "final", method).is_file() for n in names
             ):
                 continue
             finals, bests, summaries, run_paths, best_evals = [], [], [], [], []

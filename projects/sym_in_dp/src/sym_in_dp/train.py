@@ -159,7 +159,7 @@ def train_method(
                 final_runner,
                 runner,
                 result,
-                run.path / f"final_eval_{method}.json",
+                evaluation_cache(run.path, "final", method),
                 cfg.eval.n_episodes,
             )
             best = best_checkpoint_evaluation(
@@ -167,12 +167,18 @@ def train_method(
                 runner,
                 result,
                 summary["final_eval"],
-                run.path / f"best_eval_{method}.json",
+                evaluation_cache(run.path, "best", method),
                 lambda: build_policy(method, cfg.model, cfg.data),
             )
             if best is not None:
                 summary["best_eval"] = best
     return summary
+
+
+def evaluation_cache(run_dir: Path, kind: str, method: str) -> Path:
+    """Where a run caches its ``kind`` ("final" or "best") 50-episode evaluation of ``method``;
+    the final one exists only once training and that evaluation have finished."""
+    return Path(run_dir) / f"{kind}_eval_{method}.json"
 
 
 def best_checkpoint_evaluation(
