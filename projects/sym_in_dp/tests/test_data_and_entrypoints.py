@@ -66,6 +66,30 @@ def test_train_resume_and_eval_end_to_end(tmp_path, capsys):
     assert "position_error_m" in capsys.readouterr().out
 
 
+def test_equivariant_encoder_run_resumes_exactly(tmp_path):
+    """escnn's eval-mode filter caches stay out of checkpoints: an interrupted EquiEnc run
+    resumes from a freshly built model, a finished one reloads, and the losses match an
+    uninterrupted run."""
+    args = ["--config", "smoke", "--methods", "equienc_rel", "--runs-root", str(tmp_path)]
+    assert train.main([*args, "--run-name", "whole"]) == 0
+    assert train.main([*args, "--run-name", "whole"]) == 0  # a finished run reloads
+    assert train.main([*args, "--run-name", "cut", "--stop-after", "10"]) == 0
+    assert train.main([*args, "--run-name", "cut"]) == 0
+    summaries = [
+        json.loads((tmp_path / "sym_in_dp" / n / "summary.json").read_text())["equienc_rel"]
+        for n in ("whole", "cut")
+    ]
+    assert summaries[0]["steps"] == summaries[1]["steps"] == 20
+    assert summaries[0]["losses"] == summaries[1]["losses"]
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = ["--config", "smoke", "--device", "cuda", "--runs-root", str(tmp_path)]
+    assert train.main(args) == 1
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
 def test_clear_errors(tmp_path, capsys):
     assert train.main(["--config", "smoke", "model.down_dim=[4]"]) == 1
     assert "down_dims" in capsys.readouterr().err

@@ -13,6 +13,7 @@ windows are used, so no dataset or simulator is needed.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -42,9 +43,9 @@ def benchmark_method(cfg: ExperimentConfig, method: str, device: str = "cpu") ->
         pose_action_buffer(synthetic_buffer(data_cfg)), data_cfg, cfg.model, keys, device=dev
     )
     torch.manual_seed(cfg.seed)
-    policy = build_policy(method, cfg.model, cfg.data)
+    policy = build_policy(method, cfg.model, cfg.data).to(dev)
     fit_policy_normalizer(policy, train_ds)
-    policy.to(dev).train()
+    policy.train()
     opt = torch.optim.AdamW(policy.parameters(), lr=1e-4)
     bench = cfg.benchmark
     gen = torch.Generator().manual_seed(0)
@@ -81,7 +82,16 @@ def benchmark_method(cfg: ExperimentConfig, method: str, device: str = "cpu") ->
     }
 
 
+def device_label(device: str, threads: int) -> str:
+    """What the table's device column says: the GPU's name, or the CPU's thread count."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return f"{device} ({threads} thread{'s' if threads > 1 else ''})"
+
+
 def markdown_table(rows: dict[str, dict[str, float]], device: str, threads: int) -> str:
+    label = device_label(device, threads)
     lines = [
         "| method | train samples/s | latency per chunk (s) | parameters | device |",
         "|---|---|---|---|---|",
@@ -89,8 +99,7 @@ def markdown_table(rows: dict[str, dict[str, float]], device: str, threads: int)
     for method, r in rows.items():
         lines.append(
             f"| {METHODS[method].label} | {r['train_samples_per_s']:.1f} | "
-            f"{r['latency_s_per_chunk']:.3f} | {int(r['parameters']):,} | "
-            f"{device} ({threads} thread{'s' if threads > 1 else ''}) |"
+            f"{r['latency_s_per_chunk']:.3f} | {int(r['parameters']):,} | {label} |"
         )
     return "\n".join(lines)
 
@@ -126,11 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(table + "\n")
     if args.readme:
         readme = Path(__file__).resolve().parents[2] / "README.md"
-        note = (
-            f"`python -m sym_in_dp.benchmark --config {args.config} --threads {args.threads}"
-            f" --readme` ({args.device}):\n\n"
-        )
-        replace_readme_block(readme, f"benchmark-{args.device}", note + table)
+        command = " ".join(["python -m sym_in_dp.benchmark", *(argv or sys.argv[1:])])
+        block = f"benchmark-{torch.device(args.device).type}"
+        if args.config != "cpu":
+            block += f"-{Path(args.config).stem}"
+        if not replace_readme_block(readme, block, f"`{command}`:\n\n{table}"):
+            print(f"no <!-- {block}:begin --> block in {readme}; table not written", flush=True)
     return 0
 
 

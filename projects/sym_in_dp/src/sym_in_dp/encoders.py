@@ -260,6 +260,20 @@ class EquivariantResEncoder(nn.Module):
         # torch Sequential passes GeometricTensors through (as EquiDiff does).
         self.net = nn.Sequential(*layers)
         self.feature_dim = n_out * N
+        # escnn's R2Conv keeps its expanded filter as buffers ("filter", "expanded_bias") that
+        # exist only in eval mode, and also right after construction. They are a cache of the
+        # parameters: keep them out of state dicts, so that a checkpoint loads into the encoder
+        # in either mode (a freshly built model resuming a training checkpoint included).
+        self._cached = [
+            f"net.{name}.{buf}"
+            for name, m in self.net.named_modules()
+            if isinstance(m, enn.R2Conv)
+            for buf in ("filter", "expanded_bias")
+        ]
+        self.train()  # drops the construction-time caches
+        self.register_state_dict_post_hook(_drop_escnn_caches)
+        self.register_load_state_dict_pre_hook(_fill_escnn_caches)
+        self.register_load_state_dict_post_hook(_refresh_escnn_caches)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-2:] != (76, 76):
@@ -267,6 +281,27 @@ class EquivariantResEncoder(nn.Module):
         _, enn = _escnn()
         out = self.net(enn.GeometricTensor(x, self.in_type)).tensor
         return out.flatten(1)
+
+
+def _drop_escnn_caches(module, state_dict, prefix, local_metadata) -> None:
+    for key in module._cached:
+        state_dict.pop(prefix + key, None)
+
+
+def _fill_escnn_caches(module, state_dict, prefix, *args) -> None:
+    """Load-time stand-ins for the caches an eval-mode encoder holds (recomputed afterwards);
+    caches saved by older checkpoints are dropped."""
+    own = dict(module.named_buffers())
+    for key in module._cached:
+        state_dict.pop(prefix + key, None)
+        if key in own:
+            state_dict[prefix + key] = own[key]
+
+
+def _refresh_escnn_caches(module, incompatible_keys) -> None:
+    if not module.training:
+        module.train()
+        module.eval()  # re-expands the filters from the loaded parameters
 
 
 # ----------------------------------------------------------------------------- Frame Averaging

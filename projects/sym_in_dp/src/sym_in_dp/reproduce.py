@@ -4,6 +4,7 @@ Usage::
 
     python -m sym_in_dp.reproduce --scale {smoke,cpu,paper} [--methods ...] [--tasks ...]
         [--env-runner package.module:factory] [--skip-symmetry] [--skip-overfit] [--skip-benchmark]
+        [--device auto|cpu|cuda]
 
 Writes ``projects/sym_in_dp/results/<scale>/results.{json,md}`` and figures:
 
@@ -54,7 +55,7 @@ from .encoders import FrameAveragedEncoder, crop_images
 from .evaluation import load_env_runner_factory, wilson_interval
 from .methods import METHODS, build_policy, image_encoder, obs_keys
 from .synthetic import synthetic_buffer
-from .train import evaluation_cache, fit_policy_normalizer, train_method
+from .train import evaluation_cache, fit_policy_normalizer, resolve_device, train_method
 
 PROJECT = "sym_in_dp"
 PAPER = "A Practical Guide for Incorporating Symmetry in Diffusion Policy (NeurIPS 2025)"
@@ -190,7 +191,9 @@ def symmetry_checks(cfg: ExperimentConfig, rec: ResultsRecorder) -> None:
     )
 
 
-def overfitting(cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder, runs_root) -> dict:
+def overfitting(
+    cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder, runs_root, device="cpu"
+) -> dict:
     data = replace(cfg.data, source="synthetic", n_demos=2, val_fraction=0.0)
     run_cfg = replace(cfg, data=data, train=cfg.overfit)
     run = Run(
@@ -203,7 +206,7 @@ def overfitting(cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder,
     curves = {}
     check = cfg.overfit.steps >= 500
     for method in methods:
-        summary = train_method(run_cfg, method, run, progress=False)
+        summary = train_method(run_cfg, method, run, progress=False, device=device)
         losses = np.array([v for _, v in summary["losses"]])
         k = max(1, min(10, len(losses) // 10))
         tail = max(1, min(50, len(losses) // 4))
@@ -240,8 +243,7 @@ def plot_curves(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def throughput(cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder) -> None:
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+def throughput(cfg: ExperimentConfig, methods: list[str], rec: ResultsRecorder, device) -> None:
     for method in methods:
         r = benchmark_method(cfg, method, device)
         label = METHODS[method].label
@@ -277,6 +279,7 @@ def closed_loop(
     rec: ResultsRecorder,
     runs_root,
     report_only: bool = False,
+    device="cpu",
 ) -> dict[tuple[str, str], tuple[int, int] | None]:
     """Train and evaluate every (task, method, seed).
 
@@ -311,6 +314,7 @@ def closed_loop(
                     runner_factory=factory,
                     task=task,
                     stop_after=0 if report_only else None,
+                    device=device,
                 )
                 summaries.append(summary)
                 run_paths.append(run.path)
@@ -489,11 +493,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-root", type=Path, help="default: $SYMLAB_RUNS or ./runs")
     parser.add_argument("--out", type=Path, help="results root (default: the project's results/)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
         cfg = load_experiment_config(args.scale, args.overrides)
         factory = load_env_runner_factory(args.env_runner)
+        device = resolve_device(args.device)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -506,13 +512,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_symmetry:
         symmetry_checks(cfg, rec)
     if not args.skip_overfit:
-        curves = overfitting(cfg, methods, rec, args.runs_root)
+        curves = overfitting(cfg, methods, rec, args.runs_root, device)
         plot_curves(curves, rec.figure_path("overfit_loss.png"))
     if not args.skip_benchmark:
-        throughput(cfg, cfg.methods, rec)
+        throughput(cfg, cfg.methods, rec, device)
     tasks = args.tasks or cfg.eval.tasks
     if factory is not None or cfg.data.source == "sim":
-        done = closed_loop(cfg, methods, tasks, factory, rec, args.runs_root, args.report_only)
+        done = closed_loop(
+            cfg, methods, tasks, factory, rec, args.runs_root, args.report_only, device
+        )
         if cfg.data.source == "sim":
             collection_costs(cfg, list(dict.fromkeys(t for t, _ in done)), rec)
         orderings(done, rec)

@@ -4,7 +4,7 @@ Usage::
 
     python -m sym_in_dp.train --config {smoke,cpu,paper,<file.yaml>} [--methods cnn_rel ...]
         [--env-runner package.module:factory] [--run-name NAME] [--runs-root DIR]
-        [--stop-after N] [key=value ...]
+        [--stop-after N] [--device auto|cpu|cuda] [key=value ...]
 
 Data: ``data.source: synthetic`` writes synthetic demonstrations in robomimic HDF5 layout into
 the run directory and trains on them; ``data.source: hdf5`` with ``data.path`` trains on a
@@ -95,8 +95,13 @@ def train_method(
     task: str | None = None,
     stop_after: int | None = None,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Train one method; returns its summary (losses, offline errors, closed-loop scores).
+
+    The training windows (images included) and the policy live on ``device``; rollouts send
+    their observations there and use the same CPU-seeded noise, so a seed gives the same
+    episodes on any device up to floating-point differences.
 
     With a closed-loop runner (``data.source: sim`` or ``runner_factory``) the EMA policy is
     evaluated every ``train.eval_every`` steps on ``eval.periodic_episodes`` episodes (the best
@@ -108,9 +113,10 @@ def train_method(
     task = task or cfg.eval.tasks[0]
     data_file = data_file or dataset_path(cfg.data, run.path / "data", task)
     buffer = load_demonstrations(data_file, keys)
-    train_ds, val_ds = make_datasets(buffer, cfg.data, cfg.model, keys)
+    dev = resolve_device(device)
+    train_ds, val_ds = make_datasets(buffer, cfg.data, cfg.model, keys, device=dev)
     torch.manual_seed(cfg.seed)
-    policy = build_policy(method, cfg.model, cfg.data)
+    policy = build_policy(method, cfg.model, cfg.data).to(dev)
     fit_policy_normalizer(policy, train_ds)
     runner, final_runner = _make_runners(cfg, method, run, task, runner_factory)
     t0 = time.perf_counter()
@@ -168,11 +174,22 @@ def train_method(
                 result,
                 summary["final_eval"],
                 evaluation_cache(run.path, "best", method),
-                lambda: build_policy(method, cfg.model, cfg.data),
+                lambda: build_policy(method, cfg.model, cfg.data).to(dev),
             )
             if best is not None:
                 summary["best_eval"] = best
     return summary
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device (``auto``: CUDA when available, else the CPU); a clear error
+    when CUDA is asked for but not there."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine")
+    return dev
 
 
 def evaluation_cache(run_dir: Path, kind: str, method: str) -> Path:
@@ -201,7 +218,7 @@ def best_checkpoint_evaluation(
     else:
         if result.best_checkpoint is None:
             return None
-        state = load_checkpoint(result.best_checkpoint)
+        state = load_checkpoint(result.best_checkpoint, map_location="cpu")
         if int(state["step"]) != result.best_step:
             return None  # a stale file (not the best of this run's evaluations)
         policy = make_policy()
@@ -269,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-root", type=Path, help="default: $SYMLAB_RUNS or ./runs")
     parser.add_argument("--stop-after", type=int, help="stop after this many steps (resumable)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda[:N]")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -279,7 +297,13 @@ def main(argv: list[str] | None = None) -> int:
         summaries = {}
         for method in args.methods or cfg.methods:
             summary = train_method(
-                cfg, method, run, runner_factory=factory, task=args.task, stop_after=args.stop_after
+                cfg,
+                method,
+                run,
+                runner_factory=factory,
+                task=args.task,
+                stop_after=args.stop_after,
+                device=args.device,
             )
             summaries[method] = summary
             offline = summary.get("offline")

@@ -31,6 +31,12 @@ from ._schedulers import NoiseSchedulerConfig, make_noise_scheduler
 from ._se3 import POSE_ACTION_DIM, ActionConversion
 
 
+def _draw_on(generator: torch.Generator | None, device: torch.device) -> torch.device:
+    """Where to draw random numbers: the generator's own device (a CPU generator then gives a
+    CUDA policy the same numbers as a CPU one), else ``device``."""
+    return generator.device if generator is not None else device
+
+
 class DiffusionPolicy(nn.Module):
     """Conditional DDPM over action chunks.
 
@@ -125,7 +131,7 @@ class DiffusionPolicy(nn.Module):
                 quat_key=self.preprocessor.quat_key,
                 gripper_key=self.preprocessor.gripper_key,
                 workspace_center=self.preprocessor.center.tolist(),
-            )
+            ).to(self.preprocessor.center.device)
             proprio = pre(obs)["proprio"]
             norm["proprio"] = self.preprocessor.proprio_normalizer(proprio)
         params = self.encode_actions(obs, actions.to(torch.float64))
@@ -184,16 +190,14 @@ class DiffusionPolicy(nn.Module):
         target_actions = self.normalizer["action"].normalize(self.encode_actions(obs, actions))
         cond = self.global_cond(obs)
         B = target_actions.shape[0]
+        dev = target_actions.device
         noise = torch.randn(
-            target_actions.shape, generator=generator, device=target_actions.device
-        ).to(target_actions.dtype)
-        t = torch.randint(
-            0,
-            self.scheduler_config.num_train_timesteps,
-            (B,),
-            generator=generator,
-            device=target_actions.device,
+            target_actions.shape, generator=generator, device=_draw_on(generator, dev)
         )
+        noise = noise.to(dev, target_actions.dtype)
+        n_train = self.scheduler_config.num_train_timesteps
+        t = torch.randint(0, n_train, (B,), generator=generator, device=_draw_on(generator, dev))
+        t = t.to(dev)
         noisy = self.noise_scheduler.add_noise(target_actions, noise, t)
         pred = self.denoiser(noisy, t, cond)
         target = noise if self.scheduler_config.prediction_type == "epsilon" else target_actions
@@ -207,9 +211,9 @@ class DiffusionPolicy(nn.Module):
         x = torch.randn(
             (B, self.horizon, self.action_dim),
             generator=generator,
-            device=cond.device,
+            device=_draw_on(generator, cond.device),
             dtype=cond.dtype,
-        )
+        ).to(cond.device)
         self.sampler.set_timesteps(self.num_inference_steps)
         for t in self.sampler.timesteps:
             t_dev = t.to(cond.device)

@@ -163,7 +163,7 @@ def train_policy(
         modules = {"ema": ema} if ema is not None else {}
         restore_checkpoint(state, model=policy, optimizer=optimizer, scheduler=lr_sched, **modules)
         extra = state.get("extra", {})
-        gen.set_state(extra["sampler_rng"])
+        gen.set_state(extra["sampler_rng"].cpu())
         step = int(state["step"])
         losses = [tuple(x) for x in extra.get("losses", [])]
         evaluations = list(extra.get("evaluations", []))

@@ -47,12 +47,14 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
     import numpy as np
 
-    torch.set_rng_state(state["torch"])
+    # A checkpoint loaded with map_location="cuda" has its RNG states there; torch wants them
+    # as CPU byte tensors.
+    torch.set_rng_state(state["torch"].cpu())
     n = state["numpy"]
     np.random.set_state(
         (
             n["name"],
-            n["keys"].numpy().astype("uint32"),
+            n["keys"].cpu().numpy().astype("uint32"),
             n["pos"],
             n["has_gauss"],
             n["cached_gaussian"],
@@ -60,7 +62,7 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     )
     random.setstate(ast.literal_eval(state["python"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def save_checkpoint(
