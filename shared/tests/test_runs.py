@@ -235,3 +235,5 @@ def test_runs_root_prefers_the_argument_then_the_environment(tmp_path, monkeypat
     assert runs_root(tmp_path / "arg") == tmp_path / "arg"
     run = Run("proj", TrainConfig(steps=1), seed=0, name="r")
     assert run.path == tmp_path / "env" / "proj" / "r"
+    monkeypatch.setenv("SYMLAB_RUNS", "")  # an empty variable is unset, not the current folder
+    assert runs_root() == Path("runs")

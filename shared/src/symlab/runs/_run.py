@@ -124,8 +124,9 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
 
 
 def runs_root(root: str | Path | None = None) -> Path:
-    """The parent directory of runs: ``root``, else ``$SYMLAB_RUNS``, else ``./runs``."""
-    return Path(root or os.environ.get("SYMLAB_RUNS", "runs"))
+    """The parent directory of runs: ``root``, else ``$SYMLAB_RUNS`` (when set and not empty), else
+    ``./runs``."""
+    return Path(root or os.environ.get("SYMLAB_RUNS") or "runs")
 
 
 class Run:
