@@ -3,8 +3,9 @@ increments (all with the same autodecoder codes as the DHN), and a 1D-CNN upsamp
 interpolation (without codes, as in the reference).
 
 The vanilla Transformer attends over the three tokens ``[z, q, p]`` *of one trajectory state*.
-The reference feeds ``[B, 3, d]`` into a sequence-first encoder layer, which makes attention run
-across the batch; that is a bug and is not reproduced here.
+The brief reports that the reference feeds ``[B, 3, d]`` into a sequence-first encoder layer, so
+that attention runs across the batch; the revision of the reference we read (dhn-exps 2d9cb60)
+sets ``batch_first=True`` for this network, i.e. attends within each state, as here.
 """
 
 from __future__ import annotations
