@@ -91,3 +91,35 @@ def test_end_to_end_prediction_is_equivariant(make_policy, batch):
     for g in checks.octahedral_rigid(gen)(3):
         err = checks.end_to_end(policy, b, g)
         assert err["position"] < 1e-6 and err["rotation_deg"] < 1e-3 and err["open"] < 1e-6, err
+
+
+def test_baseline_queries_see_their_local_geometry(make_policy, batch):
+    """The point-transformer baseline scores ghost points from the global tokens and from each
+    ghost's nearest scene points: with the tokens kept, moving the neighbours of one ghost changes
+    its score, and moving points in no ghost's neighbourhood changes nothing."""
+    from dataclasses import replace
+
+    from equact.geometry import knn
+
+    policy, cfg = make_policy(**{"model.kind": "baseline"})
+    b = batch()
+    cond = policy.condition(b)
+    scene = policy.encode(b, cond)
+    ghost = b.xyz[:, :8] + 0.003
+    scores = policy.translation_scores(scene, ghost, cond)
+    index = knn(ghost, scene.xyz, cfg.model.trans_knn)  # (B, Q, k)
+
+    def shifted(points):  # (B, m) point indices moved by 5 mm
+        xyz = scene.xyz.clone()
+        xyz.scatter_add_(
+            1,
+            points[..., None].expand(-1, -1, 3),
+            torch.full_like(xyz[:, :1], 0.005).expand(-1, points.shape[1], 3),
+        )
+        return policy.translation_scores(replace(scene, xyz=xyz), ghost, cond)
+
+    assert (shifted(index[:, 0])[:, 0] - scores[:, 0]).abs().min() > 1e-4
+    n = scene.xyz.shape[1]
+    used = torch.zeros(len(b), n, dtype=torch.bool).scatter_(1, index.flatten(1), True)
+    far = torch.stack([(~u).nonzero()[:10, 0] for u in used])  # 10 unused points per element
+    assert torch.equal(shifted(far), scores)
