@@ -186,6 +186,15 @@ def test_orderings_check_stack_d1_within_five_points_and_only_report_other_tasks
     reproduce.orderings({("stack_d1", "cnn_rel"): (0, 50), ("stack_d1", "cnn_abs"): (0, 50)}, rec)
     (row,) = rec.results.metrics
     assert row.value == 0.0 and row.passed is None and "not measured" in row.note
+    # The released-proprioception CNN-rel is compared with CNN-abs and CNN-rel, never as a check.
+    rec = reproduce.ResultsRecorder("sym_in_dp", "paper", "smoke", tmp_path)
+    scores = {("stack_d1", m): (k, 50) for m, k in [("cnn_rel_absproprio", 10), ("cnn_abs", 30)]}
+    reproduce.orderings({**scores, ("stack_d1", "cnn_rel"): (0, 50)}, rec)
+    rows = {m.name: m for m in rec.results.metrics}
+    info = rows["stack_d1: CNN-rel (absolute proprio, as released) minus CNN-abs"]
+    assert info.value == pytest.approx(-40.0) and info.passed is None
+    assert rows["stack_d1: CNN-rel (absolute proprio, as released) minus CNN-rel"].passed is None
+    assert rows["stack_d1: CNN-rel minus CNN-abs"].passed is False
 
 
 class MethodRunner:
