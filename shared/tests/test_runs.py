@@ -19,6 +19,7 @@ from symlab.runs import (
     config_to_dict,
     load_checkpoint,
     load_config,
+    resolve_device,
     restore_checkpoint,
     runs_root,
     save_checkpoint,
@@ -237,3 +238,13 @@ def test_runs_root_prefers_the_argument_then_the_environment(tmp_path, monkeypat
     assert run.path == tmp_path / "env" / "proj" / "r"
     monkeypatch.setenv("SYMLAB_RUNS", "")  # an empty variable is unset, not the current folder
     assert runs_root() == Path("runs")
+
+
+def test_resolve_device_picks_cuda_only_when_there(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device() == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")

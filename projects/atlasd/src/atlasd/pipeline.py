@@ -67,13 +67,6 @@ ROTATION = SO2().lie_algebra[0].float()  # [[0, -1], [1, 0]]
 TASK_SEED_OFFSET = {"pde": 0, "probes": 1000, "lorentz": 2000, "digits": 3000}
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _fit_kw(lf: LieFitConfig) -> dict:
     return {"steps": lf.steps, "lr": lf.lr, "restarts": lf.restarts, "threshold": lf.threshold}
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from symlab.runs import Run, config_to_dict, load_checkpoint, save_checkpoint
+from symlab.runs import Run, config_to_dict, load_checkpoint, resolve_device, save_checkpoint
 
 from .config import Config, get_config
-from .pipeline import RUNNERS, resolve_device
+from .pipeline import RUNNERS
 
 
 def scalars(out: dict[str, Any]) -> dict[str, float]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from symlab.results import ResultsRecorder, results_dir
-from symlab.runs import Run
+from symlab.runs import Run, resolve_device
 
 from .benchmark import PAPER_LBOX, catalog_speed, paper_size_speed
 from .config import Config, load
@@ -25,7 +25,7 @@ from .dataset import rows
 from .evaluation import accuracy_metrics, epistemic_ratio, predict_numpy
 from .inference import nuts_alignment
 from .mocks import MockGenerator, galaxies, generate, generate_splits
-from .training import default_device, train_emulator
+from .training import train_emulator
 
 PAPER = "IAEmu: Learning Galaxy Intrinsic Alignment Correlations (Pandya et al., OJAp 2025)"
 
@@ -103,7 +103,7 @@ def reproduce(
         "iaemu", PAPER, scale, out_root=out_root or results_dir(__file__, "iaemu")
     )
     res = rec.results
-    device = default_device()
+    device = resolve_device()
 
     # --- data -----------------------------------------------------------------------------
     t0 = time.perf_counter()

@@ -23,6 +23,7 @@ from symlab.runs import (
     config_to_dict,
     lightning_trainer,
     load_checkpoint,
+    resolve_device,
     restore_checkpoint,
     save_checkpoint,
 )
@@ -30,11 +31,6 @@ from symlab.runs import (
 from .config import Config
 from .losses import betas_for_epoch, training_loss, validation_metric
 from .model import Emulator
-
-
-def default_device() -> torch.device:
-    """cuda when available, else cpu (never mps-only)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def build_emulator(cfg: Config) -> Emulator:
@@ -206,7 +202,7 @@ def train_emulator(
     import lightning
 
     tc = cfg.train
-    device = device or default_device()
+    device = device or resolve_device()
     if tc.threads > 0 and device.type == "cpu":
         torch.set_num_threads(tc.threads)
     emu = build_emulator(cfg)
@@ -296,4 +292,4 @@ def load_emulator(path, device: torch.device | None = None) -> tuple[Emulator, C
     cfg = config_from_dict(Config, ck["config"])
     emu = build_emulator(cfg)
     restore_checkpoint(ck, model=emu, restore_rng=False)
-    return emu.to(device or default_device()).eval(), cfg
+    return emu.to(device or resolve_device()).eval(), cfg

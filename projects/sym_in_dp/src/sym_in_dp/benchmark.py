@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from symlab.runs import ConfigError, resolve_device
+
 from .config import ExperimentConfig, load_experiment_config
 from .data import make_datasets, pose_action_buffer
 from .evaluation import replace_readme_block
@@ -34,7 +36,7 @@ def _sync(device: torch.device) -> None:
 
 def benchmark_method(cfg: ExperimentConfig, method: str, device: str = "cpu") -> dict[str, float]:
     """Throughput (samples/s) and latency (s per action chunk) of one method."""
-    dev = torch.device(device)
+    dev = resolve_device(device)
     keys = obs_keys(method)
     from dataclasses import replace
 
@@ -82,15 +84,14 @@ def benchmark_method(cfg: ExperimentConfig, method: str, device: str = "cpu") ->
     }
 
 
-def device_label(device: str, threads: int) -> str:
+def device_label(device: torch.device, threads: int) -> str:
     """What the table's device column says: the GPU's name, or the CPU's thread count."""
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"{device} ({threads} thread{'s' if threads > 1 else ''})"
 
 
-def markdown_table(rows: dict[str, dict[str, float]], device: str, threads: int) -> str:
+def markdown_table(rows: dict[str, dict[str, float]], device: torch.device, threads: int) -> str:
     label = device_label(device, threads)
     lines = [
         "| method | train samples/s | latency per chunk (s) | parameters | device |",
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="cpu", help="scale name or YAML file")
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS))
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default: cpu)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
     parser.add_argument(
@@ -119,24 +120,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = load_experiment_config(args.config, args.overrides)
+    try:
+        cfg = load_experiment_config(args.config, args.overrides)
+        device = resolve_device(args.device)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     rows = {}
     for method in args.methods or cfg.methods:
-        rows[method] = benchmark_method(cfg, method, args.device)
+        rows[method] = benchmark_method(cfg, method, device)
         r = rows[method]
         print(
             f"{method:<14} {r['train_samples_per_s']:8.1f} samples/s  "
             f"{r['latency_s_per_chunk']:.3f} s/chunk",
             flush=True,
         )
-    table = markdown_table(rows, args.device, args.threads)
+    table = markdown_table(rows, device, args.threads)
     print(table)
     if args.out:
         args.out.write_text(table + "\n")
     if args.readme:
         readme = Path(__file__).resolve().parents[2] / "README.md"
         command = " ".join(["python -m sym_in_dp.benchmark", *(argv or sys.argv[1:])])
-        block = f"benchmark-{torch.device(args.device).type}"
+        block = f"benchmark-{device.type}"
         if args.config != "cpu":
             block += f"-{Path(args.config).stem}"
         if not replace_readme_block(readme, block, f"`{command}`:\n\n{table}"):

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from symlab.results import ResultsRecorder, results_dir
-from symlab.runs import ConfigError, Run, seed_everything
+from symlab.runs import ConfigError, Run, resolve_device, seed_everything
 from symlab.runs import runs_root as default_runs_root
 
 from .benchmark import benchmark_method
@@ -55,7 +55,7 @@ from .encoders import FrameAveragedEncoder, crop_images
 from .evaluation import load_env_runner_factory, wilson_interval
 from .methods import METHODS, build_policy, image_encoder, obs_keys
 from .synthetic import synthetic_buffer
-from .train import evaluation_cache, fit_policy_normalizer, resolve_device, train_method
+from .train import evaluation_cache, fit_policy_normalizer, train_method
 
 PROJECT = "sym_in_dp"
 PAPER = "A Practical Guide for Incorporating Symmetry in Diffusion Policy (NeurIPS 2025)"

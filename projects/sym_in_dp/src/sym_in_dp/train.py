@@ -37,6 +37,7 @@ from symlab.runs import (
     Run,
     config_to_dict,
     load_checkpoint,
+    resolve_device,
     restore_checkpoint,
     save_checkpoint,
     write_json_atomic,
@@ -179,17 +180,6 @@ def train_method(
             if best is not None:
                 summary["best_eval"] = best
     return summary
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``device`` as a torch device (``auto``: CUDA when available, else the CPU); a clear error
-    when CUDA is asked for but not there."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine")
-    return dev
 
 
 def evaluation_cache(run_dir: Path, kind: str, method: str) -> Path:

@@ -123,6 +123,17 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``device`` as a torch device (``auto``: CUDA when available, else the CPU); a clear error
+    when CUDA is asked for but not there."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine")
+    return dev
+
+
 def runs_root(root: str | Path | None = None) -> Path:
     """The parent directory of runs: ``root``, else ``$SYMLAB_RUNS`` (when set and not empty), else
     ``./runs``."""
