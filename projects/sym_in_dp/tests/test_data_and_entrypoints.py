@@ -193,7 +193,9 @@ def test_orderings_check_stack_d1_within_five_points_and_only_report_other_tasks
     rows = {m.name: m for m in rec.results.metrics}
     info = rows["stack_d1: CNN-rel (absolute proprio, as released) minus CNN-abs"]
     assert info.value == pytest.approx(-40.0) and info.passed is None
-    assert rows["stack_d1: CNN-rel (absolute proprio, as released) minus CNN-rel"].passed is None
+    same_row = rows["stack_d1: CNN-rel (absolute proprio, as released) minus CNN-rel"]
+    assert same_row.passed is None and same_row.paper is None  # one paper row, no paper value
+    assert info.paper == pytest.approx(5.9)
     assert rows["stack_d1: CNN-rel minus CNN-abs"].passed is False
 
 
