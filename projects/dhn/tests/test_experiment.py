@@ -126,7 +126,6 @@ def test_code_fitting_ignores_the_global_rng(smoke):
     assert all(prm.requires_grad for prm in model.parameters())  # networks unfrozen again
 
 
-@pytest.mark.slow
 def test_reproduce_smoke_writes_tables_and_figures(tmp_path):
     import json
 
@@ -141,9 +140,36 @@ def test_reproduce_smoke_writes_tables_and_figures(tmp_path):
     )
     res = json.loads((tmp_path / "out" / "smoke" / "results.json").read_text())
     tables = {m["table"] for m in res["metrics"]}
+    # the smoke config trains the forward-simulation models under two seeds, one run each
+    seeds = load("smoke").forward_seeds
+    assert len(seeds) == 2
+    for seed in seeds:
+        assert (tmp_path / "runs" / "dhn" / f"smoke-forward-double_pendulum-dhn-s{seed}").is_dir()
+    fit = {m["name"]: m for m in res["metrics"] if m["table"].startswith("Forward simulation, fit")}
+    ratio = fit["DHN K=2 / vanilla TF q MSE"]
+    means = [
+        m["value"]
+        for name in ("DHN K=2 q MSE", "vanilla TF (per-trajectory attention) q MSE")
+        for m in res["metrics"]
+        if m["name"] == name and m["unit"] == "normalised" and m["table"] == ratio["table"]
+    ]
+    assert ratio["value"] == pytest.approx(means[0] / means[1], rel=1e-12)
+    assert "mean over 2 training seeds" in ratio["note"] and "/2 seeds" in ratio["note"]
     assert any(t.startswith("Forward simulation, fitting") for t in tables)
     assert any(t.startswith("Forward simulation, completion") for t in tables)
     assert any(t.startswith("Representation") for t in tables)
     assert any(t.startswith("Super-resolution") for t in tables)
     for fig in res["figures"]:
         assert (tmp_path / "out" / "smoke" / fig).is_file()
+
+
+def test_forward_metrics_are_averaged_over_seeds():
+    from dhn.reproduce import _mean_over_seeds
+
+    def ev(q, e):
+        return {("dhn", "fit", "K=10"): {"q_mse": q, "q_mse_phys": 2 * q, "energy_drift": e}}
+
+    mean = _mean_over_seeds([ev(1.0, 0.5), ev(3.0, 0.1), ev(8.0, 0.3)])
+    assert mean[("dhn", "fit", "K=10")] == pytest.approx(
+        {"q_mse": 4.0, "q_mse_phys": 8.0, "energy_drift": 0.3}
+    )

@@ -90,6 +90,9 @@ class Config:
     superres_systems: list[str] = field(
         default_factory=lambda: ["double_pendulum", "single_pendulum"]
     )
+    # training seeds of the forward-simulation tables: every (system, model) is trained once per
+    # seed and the tables give the mean over them (empty: ``seed`` alone)
+    forward_seeds: list[int] = field(default_factory=list)
     runs_root: str = "runs"
 
     def __post_init__(self) -> None:
