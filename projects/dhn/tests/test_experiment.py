@@ -21,6 +21,8 @@ def test_bad_config_keys_are_named(tmp_path):
         load("smoke", ["net.hiden=3"])
     with pytest.raises(ConfigError, match="task"):
         load("smoke", ["task=classification"])
+    with pytest.raises(ConfigError, match="forward_block_sweep"):
+        load("smoke", ["forward_block_sweep=[[1, 2]]"])
     with pytest.raises(ConfigError, match="nope.yaml"):
         load(str(tmp_path / "nope.yaml"))
 
@@ -155,6 +157,13 @@ def test_reproduce_smoke_writes_tables_and_figures(tmp_path):
     ]
     assert ratio["value"] == pytest.approx(means[0] / means[1], rel=1e-12)
     assert "mean over 2 training seeds" in ratio["note"] and "/2 seeds" in ratio["note"]
+    # the block-size / stride sweep: the criteria's 4/2 reuses the seed-0 run, 2/1 is trained
+    sweep = {m["name"] for m in res["metrics"] if "block size / stride sweep" in m["table"]}
+    for bs in ("4/2", "2/1"):
+        for k in ("K=2", "K=1"):
+            assert f"DHN b/s {bs} {k} q MSE, completion" in sweep
+    assert (tmp_path / "runs" / "dhn" / "smoke-forward-double_pendulum-dhn-b2s1-s0").is_dir()
+    assert not (tmp_path / "runs" / "dhn" / "smoke-forward-double_pendulum-dhn-b4s2-s0").exists()
     assert any(t.startswith("Forward simulation, fitting") for t in tables)
     assert any(t.startswith("Forward simulation, completion") for t in tables)
     assert any(t.startswith("Representation") for t in tables)

@@ -93,6 +93,10 @@ class Config:
     # training seeds of the forward-simulation tables: every (system, model) is trained once per
     # seed and the tables give the mean over them (empty: ``seed`` alone)
     forward_seeds: list[int] = field(default_factory=list)
+    # further DHN block sizes / strides ``[b, s]`` of the paper's forward-simulation sweep, trained
+    # with ``seed`` alone and reported in their own table (``net.block``/``net.stride`` is the
+    # setting the criteria use)
+    forward_block_sweep: list[list[int]] = field(default_factory=list)
     runs_root: str = "runs"
 
     def __post_init__(self) -> None:
@@ -104,6 +108,12 @@ class Config:
             raise ValueError(f"task {self.task!r} is not one of {TASKS}")
         if self.model not in MODELS:
             raise ValueError(f"model {self.model!r} is not one of {MODELS}")
+        for pair in self.forward_block_sweep:
+            if len(pair) != 2 or not pair[0] >= pair[1] >= 1:
+                raise ValueError(
+                    f"forward_block_sweep entry {pair!r} is not [block, stride] with "
+                    "block >= stride >= 1"
+                )
         if (
             self.task == "superres"
             and self.model in ("dhn",)

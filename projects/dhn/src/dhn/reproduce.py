@@ -33,6 +33,7 @@ from .systems import physical_energy, relative_energy_drift
 
 PAPER = "Denoising Hamiltonian Network for Physical Reasoning (Deng et al., 2025)"
 UNKNOWN = "paper: unknown"
+SPLIT_TITLES = {"fit": "fitting", "completion": "completion"}
 
 
 def _ratio(a: float, b: float) -> float:
@@ -106,7 +107,7 @@ def reproduce(
             ("vanilla TF (per-trajectory attention)", ("vanilla", "")),
             ("ResNet-2", ("resnet", "")),
         ]
-        for split, title in (("fit", "fitting"), ("completion", "completion")):
+        for split, title in SPLIT_TITLES.items():
             table = f"Forward simulation, {title}, {system}"
             for label, (mname, key) in rows:
                 m = ev[(mname, split, key)]
@@ -136,6 +137,28 @@ def reproduce(
                     note=f"ratio of {seed_note}; holds in {wins}/{len(seeds)} seeds",
                 )
         _plot_forward(rec, system, data, base, per_seed[0], k_hi, seeds[0])
+
+        # the paper's block-size / stride sweep (DHN only, one training seed)
+        if base.forward_block_sweep:
+            table = f"Forward simulation, DHN block size / stride sweep, {system}"
+            for b, s in [(base.net.block, base.net.stride)] + [
+                tuple(pair) for pair in base.forward_block_sweep
+            ]:
+                cfg = variant(cfg0, model="dhn", net={"block": b, "stride": s})
+                if (b, s) == (base.net.block, base.net.stride) and base.seed in seeds:
+                    ev_seed = per_seed[seeds.index(base.seed)]
+                    sweep = {k[1:]: m for k, m in ev_seed.items() if k[0] == "dhn"}
+                else:
+                    model = run(cfg, data, suffix=f"-b{b}s{s}-s{base.seed}")
+                    sweep = evaluate_forward(cfg, model, data, progress)
+                for (split, key), m in sweep.items():
+                    res.add(
+                        f"DHN b/s {b}/{s} {key} q MSE, {SPLIT_TITLES[split]}",
+                        m["q_mse"],
+                        table=table,
+                        unit="normalised",
+                        note=f"{UNKNOWN}; training seed {base.seed}",
+                    )
 
     # ------------------------------------------------ representation (double pendulum, l2)
     cfg0 = variant(base, task="representation", data={"system": "double_pendulum"})
