@@ -144,11 +144,11 @@ def reproduce(
             for b, s in [(base.net.block, base.net.stride)] + [
                 tuple(pair) for pair in base.forward_block_sweep
             ]:
-                cfg = variant(cfg0, model="dhn", net={"block": b, "stride": s})
                 if (b, s) == (base.net.block, base.net.stride) and base.seed in seeds:
                     ev_seed = per_seed[seeds.index(base.seed)]
                     sweep = {k[1:]: m for k, m in ev_seed.items() if k[0] == "dhn"}
                 else:
+                    cfg = variant(cfg0, model="dhn", net={"block": b, "stride": s})
                     model = run(cfg, data, suffix=f"-b{b}s{s}-s{base.seed}")
                     sweep = evaluate_forward(cfg, model, data, progress)
                 for (split, key), m in sweep.items():
