@@ -82,3 +82,38 @@ def test_pipes_in_names_do_not_break_the_table():
     row = [line for line in res.to_markdown().splitlines() if "cos" in line][0]
     assert row.startswith("| \\|cos(L, J)\\| | ")
     assert row.count(" | ") == 4  # five cells
+
+
+def test_keep_rows_of_an_earlier_run(tmp_path):
+    old = Results("demo", "A paper", "cpu", created="2026-01-01T00:00:00", git_revision="abc" * 14)
+    old.add("success, lift", 88.0, lower=80.0, table="Closed loop", note="44/50")
+    old.add("success, stack", 0.0, table="Closed loop")
+    old.add("symmetry error", 1e-3, upper=1e-5, table="Symmetry")
+    old.add("gone", 1.0, table="Old table")
+    old.notes.append("measured for lift, stack")
+    old.figures += ["curve.png", "deleted.png"]
+    (tmp_path / "curve.png").write_bytes(b"png")
+    new = Results("demo", "A paper", "cpu")
+    new.add("symmetry error", 1e-7, upper=1e-5, table="Symmetry")  # remeasured: replaces
+    new.add("success, stack", 10.0, table="Closed loop")
+    new.add("probe", 5.0, table="Probe")
+    carried = new.keep_rows_of(old, figure_dir=tmp_path)
+    assert [m.name for m in carried] == ["success, lift", "gone"]
+    assert [(m.table, m.name) for m in new.metrics] == [
+        ("Symmetry", "symmetry error"),
+        ("Closed loop", "success, stack"),
+        ("Closed loop", "success, lift"),
+        ("Probe", "probe"),
+        ("Old table", "gone"),
+    ]
+    lift = new.metrics[2]
+    assert lift.value == 88.0 and lift.passed is True and lift.note.startswith("44/50; kept from")
+    assert "2026-01-01T00:00:00 (revision abcabcabcabc)" in lift.note
+    assert new.metrics[0].value == 1e-7 and new.n_passed == 2
+    assert new.notes == [
+        "Kept from the results of 2026-01-01T00:00:00 (revision abcabcabcabc): "
+        "measured for lift, stack"
+    ]
+    assert new.figures == ["curve.png"]
+    with pytest.raises(ResultsError, match="cannot keep rows of demo/cpu in other/cpu"):
+        Results("other", "A paper", "cpu").keep_rows_of(old)

@@ -32,6 +32,10 @@ def test_unknown_keys_and_values_fail_clearly(tmp_path):
         load_experiment_config(bad)
     with pytest.raises(ConfigError, match="unknown methods"):
         load_experiment_config("smoke", ["methods=[cnn_rell]"])
+    with pytest.raises(ConfigError, match=r"probe.methods: unknown methods \['cnn_ab'\]"):
+        load_experiment_config("cpu", ["probe.methods=[cnn_ab]"])
+    with pytest.raises(ConfigError, match="probe.train_tsk.*train_task"):
+        load_experiment_config("cpu", ["probe.train_tsk=lift"])
     with pytest.raises(ConfigError, match="not one of"):
         load_experiment_config("smoke", ["model.sampler=euler"])
     with pytest.raises(ConfigError, match="neither a scale"):

@@ -238,3 +238,19 @@ def test_reproduce_closed_loop_writes_success_and_ordering_rows(tmp_path, monkey
     assert [m["value"] for m in again["metrics"]] == [m["value"] for m in metrics]
     assert not (tmp_path / "sym_in_dp" / "reproduce-smoke-stack_d1-cnn_delta-s0").exists()
     assert any("stack_d1/cnn_delta" in n and "not finished" in n for n in again["notes"])
+    # --skip-table --keep-rows: the table's rows are kept from the file just written, marked,
+    # while what this invocation measures (the symmetry checks) is new.
+    keep = ["--scale", "smoke", "--skip-overfit", "--skip-benchmark", "--skip-table"]
+    keep += ["--keep-rows", "--out", str(out), "--runs-root", str(tmp_path)]
+    assert reproduce.main(keep) == 0
+    kept = json.loads((out / "smoke" / "results.json").read_text())
+    rows = {m["name"]: m for m in kept["metrics"]}
+    order = rows["stack_d1: CNN-rel minus CNN-abs"]
+    assert order["value"] == pytest.approx(-4.0) and order["passed"] is True
+    assert f"kept from the results of {again['created']}" in order["note"]
+    assert any(m["table"] == "Symmetry properties" for m in kept["metrics"])
+    assert not any("kept from" in m["note"] for m in kept["metrics"] if "Symmetry" in m["table"])
+    assert any(n.startswith("Kept from the results of") for n in kept["notes"])
+    assert "The closed-loop method table was not run (--skip-table)." in kept["notes"]
+    (out / "smoke" / "results.json").write_text("{not json")
+    assert reproduce.main(keep) == 1

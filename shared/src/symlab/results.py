@@ -180,6 +180,47 @@ class Results:
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultsError(f"results data is not in the SymLab format: {exc!r}") from exc
 
+    def keep_rows_of(self, previous: Results, figure_dir: str | Path | None = None) -> list[Metric]:
+        """Carry over the rows of ``previous`` (an earlier run of the same project and scale)
+        that this run did not measure, each marked as such; returns the rows carried.
+
+        For tables assembled over several invocations whose runs do not all exist on one
+        machine. A row is identified by its table and name; a row this run measured replaces
+        the earlier one. Carried rows keep their values and criteria, go after the rows of
+        their table (or after every row for a table this run does not have), and their note
+        names the earlier run. The earlier run's notes are kept with the same mark, and, with
+        ``figure_dir`` (where both runs write), its figures that are still there.
+        """
+        if (previous.project, previous.scale) != (self.project, self.scale):
+            raise ResultsError(
+                f"cannot keep rows of {previous.project}/{previous.scale} in "
+                f"{self.project}/{self.scale}"
+            )
+        mark = f"from the results of {previous.created or 'an earlier run'}"
+        if previous.git_revision:
+            mark += f" (revision {previous.git_revision[:12]})"
+        seen = {(m.table, m.name) for m in self.metrics}
+        carried = []
+        for old in previous.metrics:
+            if (old.table, old.name) in seen:
+                continue
+            row = dataclasses.replace(
+                old, note=(old.note + "; " if old.note else "") + f"kept {mark}, not rerun here"
+            )
+            last = max(
+                (i for i, m in enumerate(self.metrics) if m.table == row.table), default=None
+            )
+            self.metrics.insert(len(self.metrics) if last is None else last + 1, row)
+            carried.append(row)
+        self.notes += [f"Kept {mark}: {n}" for n in previous.notes if n not in self.notes]
+        if figure_dir is not None:
+            self.figures += [
+                f
+                for f in previous.figures
+                if f not in self.figures and (Path(figure_dir) / f).is_file()
+            ]
+        return carried
+
     def to_markdown(self, heading_level: int = 2, figure_prefix: str = "") -> str:
         """The "paper vs reproduced" tables, one per ``Metric.table``."""
         h = "#" * heading_level

@@ -209,6 +209,38 @@ def test_registry():
     assert make_task("stack_d0", level="D1").config["level"] == "D1"
 
 
+def test_half_workspace_and_turned_scenes():
+    """The generalisation-probe tasks: the cube in the half y >= 0 of Lift D1, and the same
+    scenes turned by 180 degrees about the workspace centre (the other half, same heights)."""
+    half, turned = make_task("lift_d1_half"), make_task("lift_d1_half_yaw180")
+    assert half.config["region"] == "half" and turned.config["scene_yaw_deg"] == 180.0
+    c = np.asarray(half.workspace_center)
+    flip = np.diag([-1.0, -1.0, 1.0])
+    xy = []
+    for seed in range(200):
+        (p,) = half.sample_scene(np.random.default_rng(seed), 0).object_poses.values()
+        (q,) = turned.sample_scene(np.random.default_rng(seed), 0).object_poses.values()
+        # q = T(c) Rz(180) T(-c) p, exactly.
+        np.testing.assert_allclose(q[:3, :3], flip @ p[:3, :3], atol=1e-12)
+        np.testing.assert_allclose(q[:3, 3], c + flip @ (p[:3, 3] - c), atol=1e-12)
+        xy.append(p[:2, 3])
+    xy = np.array(xy)
+    assert xy[:, 1].min() >= 0.0 and xy[:, 1].max() > 0.15
+    # x is cut to be symmetric (the D1 region stops at x = 0.12) so the turned half is reachable.
+    assert np.abs(xy[:, 0]).max() <= 0.12 and xy[:, 0].min() < -0.1
+    # Full D1 reaches y < 0 (the default region is unchanged).
+    full = make_task("lift_d1")
+    ys = [
+        next(iter(full.sample_scene(np.random.default_rng(s), 0).object_poses.values()))[1, 3]
+        for s in range(50)
+    ]
+    assert min(ys) < 0 < max(ys)
+    with pytest.raises(TaskError, match="unknown region 'left'"):
+        make_task("lift_d1", region="left")
+    with pytest.raises(TaskError, match="scene_yaw_deg must be a finite number"):
+        make_task("stack_d1", scene_yaw_deg=float("nan"))
+
+
 def test_collect_config_needs_fixed_size_clouds():
     from symlab.sim.collect import CollectConfig
 

@@ -108,6 +108,28 @@ class EvalConfig:
 
 
 @dataclass
+class ProbeConfig:
+    """The generalisation probe (spec 7.2): train in half of the workspace, test rotated.
+
+    Every method of ``methods`` is trained on ``train_task`` (the benchmark's Lift D1 with the
+    cube only in the half ``y >= 0``) exactly like a row of the closed-loop table (same data
+    size, training, periodic evaluation, run name ``reproduce-<scale>-<train_task>-<method>-
+    s<seed>``). Its best periodic checkpoint, scored on ``eval.n_episodes`` test episodes of
+    ``train_task`` (in distribution), is then scored on the same test seeds of every task of
+    ``test_tasks`` (``lift_d1_half_yaw180``: the same scenes turned by 180 degrees about the
+    workspace centre, i.e. the cube in the unseen half, the robot in place) and, with
+    ``scene_yaw``, of ``train_task`` with the whole scene (table, robot, lights and cube)
+    turned by a random yaw in +-180 degrees about the workspace centre. Empty ``methods``: no
+    probe.
+    """
+
+    methods: list[str] = field(default_factory=list)
+    train_task: str = "lift_d1_half"
+    test_tasks: list[str] = field(default_factory=lambda: ["lift_d1_half_yaw180"])
+    scene_yaw: bool = True
+
+
+@dataclass
 class BenchmarkConfig:
     """Throughput (training samples/s) and latency (one action chunk) measurement."""
 
@@ -137,6 +159,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     # Overfitting check of ``reproduce``: every method trained on the two-demonstration
     # synthetic dataset; the acceptance is a >= 10x drop of the loss within 500 steps.
     overfit: TrainConfig = field(
@@ -148,9 +171,10 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         from .methods import METHODS
 
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise ValueError(f"unknown methods {unknown}; known: {sorted(METHODS)}")
+        for key, methods in (("methods", self.methods), ("probe.methods", self.probe.methods)):
+            unknown = [m for m in methods if m not in METHODS]
+            if unknown:
+                raise ValueError(f"{key}: unknown methods {unknown}; known: {sorted(METHODS)}")
 
 
 def load_experiment_config(

@@ -4,7 +4,7 @@ Usage::
 
     python -m sym_in_dp.reproduce --scale {smoke,cpu,paper} [--methods ...] [--tasks ...]
         [--env-runner package.module:factory] [--skip-symmetry] [--skip-overfit] [--skip-benchmark]
-        [--device auto|cpu|cuda]
+        [--skip-table] [--skip-probe] [--report-only] [--keep-rows] [--device auto|cpu|cuda]
 
 Writes ``projects/sym_in_dp/results/<scale>/results.{json,md}`` and figures:
 
@@ -23,6 +23,15 @@ Writes ``projects/sym_in_dp/results/<scale>/results.{json,md}`` and figures:
    that ran get rows, and the notes list those that did not. Runs are reused/resumed by name
    (``reproduce-<scale>-<task>-<method>-s<seed>``), so methods can be trained separately (e.g.
    in parallel with ``python -m sym_in_dp.train --run-name ...``) and collected here.
+5. **Generalisation probe** (spec 7.2, config ``probe``, benchmark only): the methods of
+   ``probe.methods`` trained with the cube in one half of the workspace (``lift_d1_half``) and
+   scored in it, in the other half (the same scenes turned 180 degrees about the workspace
+   centre) and with the whole scene turned; the drop is compared with CNN-abs's.
+
+``--keep-rows`` keeps the rows of the existing results file that this invocation did not
+measure (each marked with the earlier run's date and revision): a table whose runs were made on
+different machines, or in sessions whose run directories are gone, is extended rather than
+replaced.
 """
 
 from __future__ import annotations
@@ -36,8 +45,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from symlab.results import ResultsRecorder, results_dir
-from symlab.runs import ConfigError, Run, resolve_device, seed_everything
+from symlab.results import ResultsError, ResultsRecorder, load_results, results_dir
+from symlab.runs import ConfigError, Run, resolve_device, seed_everything, write_json_atomic
 from symlab.runs import runs_root as default_runs_root
 
 from .benchmark import benchmark_method
@@ -439,6 +448,187 @@ def orderings(scores: dict[tuple[str, str], tuple[int, int] | None], rec: Result
             )
 
 
+PROBE_BASELINE = "cnn_abs"
+
+
+def _probe_conditions(cfg: ExperimentConfig) -> list[tuple[str, str, bool]]:
+    """``(label, task, whole scene turned)`` of every test condition of the probe."""
+    train = cfg.probe.train_task
+    conds = [(train, train, False)]
+    conds += [(task, task, False) for task in cfg.probe.test_tasks if task != train]
+    if cfg.probe.scene_yaw:
+        conds.append((f"{cfg.probe.train_task}, whole scene turned", cfg.probe.train_task, True))
+    return conds
+
+
+def _best_policy(cfg: ExperimentConfig, method: str, run: Run, step: int, device):
+    """The best periodic checkpoint's policy (``<method>_best.pt``), checked against ``step``."""
+    from symlab.runs import CheckpointError, load_checkpoint, restore_checkpoint
+
+    path = run.checkpoint_dir / f"{method}_best.pt"
+    state = load_checkpoint(path, map_location="cpu")
+    if int(state["step"]) != int(step):
+        raise CheckpointError(
+            f"{path} holds step {state['step']}, but the run's best periodic checkpoint is "
+            f"step {step}: the file is stale; delete the run directory to retrain"
+        )
+    policy = build_policy(method, cfg.model, cfg.data)
+    restore_checkpoint(state, model=policy, restore_rng=False)
+    return policy.to(device).eval()
+
+
+def generalisation_probe(
+    cfg: ExperimentConfig,
+    rec: ResultsRecorder,
+    runs_root,
+    report_only=False,
+    device="cpu",
+    methods: list[str] | None = None,
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """Spec 7.2: train in half of the workspace, test under a yaw rotation.
+
+    Every method of ``cfg.probe.methods`` is trained on ``probe.train_task`` like a row of the
+    closed-loop table (run ``reproduce-<scale>-<train_task>-<method>-s<seed>``, resumed or
+    reused by name). Its best periodic checkpoint (re-evaluated on ``eval.n_episodes`` episodes
+    of the training task: the in-distribution score) is scored on the same test seeds of every
+    other test condition (:func:`_probe_conditions`); each score is cached in the run directory.
+    The drop from the in-distribution score is compared with CNN-abs's: the paper expects the
+    invariant and equivariant variants to degrade less. ``methods`` restricts
+    ``probe.methods``. Returns ``{method: {condition: (k, n)}}``.
+    """
+    from symlab.sim import PerturbationConfig
+
+    from .sim import SimRunner
+
+    probe = cfg.probe
+    scale = rec.results.scale
+    root = default_runs_root(runs_root)
+    table = f"Generalisation probe (trained on {probe.train_task})"
+    conds = _probe_conditions(cfg)
+    scores: dict[str, dict[str, tuple[int, int]]] = {}
+    for method in [m for m in probe.methods if methods is None or m in methods]:
+        label = METHODS[method].label
+        names = [f"reproduce-{scale}-{probe.train_task}-{method}-s{s}" for s in cfg.eval.seeds]
+        if report_only and not all(
+            evaluation_cache(root / PROJECT / n, "best", method).is_file() for n in names
+        ):
+            continue
+        per_cond: dict[str, list[dict]] = {c: [] for c, _, _ in conds}
+        for seed, name in zip(cfg.eval.seeds, names):
+            seed_cfg = replace(cfg, seed=seed)
+            run = Run(PROJECT, seed_cfg, seed=seed, root=runs_root, name=name)
+            summary = train_method(
+                seed_cfg,
+                method,
+                run,
+                task=probe.train_task,
+                stop_after=0 if report_only else None,
+                device=device,
+            )
+            best = summary.get("best_eval")
+            if best is None:
+                raise ValueError(
+                    f"generalisation probe: run {run.path} has no best periodic checkpoint "
+                    "evaluation (set train.eval_every so that training evaluates periodically)"
+                )
+            policy = None
+            for cond, task, turned in conds:
+                if task == probe.train_task and not turned:
+                    per_cond[cond].append(best)  # the same policy, task and test seeds
+                    continue
+                cache = run.path / f"probe_eval_{method}_{task}{'_turned' if turned else ''}.json"
+                if cache.is_file():
+                    per_cond[cond].append(json.loads(cache.read_text()))
+                    continue
+                if report_only:
+                    break
+                if policy is None:
+                    policy = _best_policy(seed_cfg, method, run, best["step"], device)
+                runner = SimRunner(
+                    task,
+                    cfg.eval.n_episodes,
+                    obs_keys(method),
+                    cfg.data.image_size,
+                    seed=seed,
+                    out_dir=run.path / "rollouts" / f"{method}-probe-{cache.stem}",
+                    max_steps=cfg.eval.max_steps or None,
+                    perturbation=PerturbationConfig("se2", max_translation=0.0) if turned else None,
+                )
+                metrics = dict(runner.run(policy), step=best["step"])
+                write_json_atomic(cache, metrics)
+                per_cond[cond].append(metrics)
+                print(f"probe {method} {cond}: {metrics['n_success']}/{metrics['n_episodes']}")
+        scores[method] = {}
+        for cond, _, _ in conds:
+            if len(per_cond[cond]) != len(names):
+                continue
+            k, n, lo, hi = pooled_success(per_cond[cond])
+            scores[method][cond] = (k, n)
+            rec.results.add(
+                f"success, {label}, {cond}",
+                100.0 * k / n,
+                table=table,
+                unit="%",
+                note=f"{k}/{n} episodes, best periodic checkpoint (step "
+                + ", ".join(str(e["step"]) for e in per_cond[cond])
+                + f"), Wilson 95% [{100 * lo:.0f}, {100 * hi:.0f}]",
+            )
+    base = scores.get(PROBE_BASELINE, {})
+    first = conds[0][0]
+    for method, by_cond in scores.items():
+        if method == PROBE_BASELINE or first not in by_cond or first not in base:
+            continue
+        for cond, _, _ in conds[1:]:
+            if cond not in by_cond or cond not in base:
+                continue
+            (k0, n0), (k1, n1) = by_cond[first], by_cond[cond]
+            (b0, m0), (b1, m1) = base[first], base[cond]
+            drop, base_drop = 100.0 * (k0 / n0 - k1 / n1), 100.0 * (b0 / m0 - b1 / m1)
+            # Neither policy succeeds in distribution: there is nothing to lose.
+            floor = k0 == 0 and b0 == 0
+            rec.results.add(
+                f"drop {first} -> {cond}: {METHODS[method].label} minus "
+                f"{METHODS[PROBE_BASELINE].label}",
+                drop - base_drop,
+                upper=None if floor else 0.0,
+                table=table,
+                unit="points",
+                note=f"drops {drop:+.0f} vs {base_drop:+.0f} points (success in distribution "
+                f"{k0}/{n0} vs {b0}/{m0}); the paper expects the invariant/equivariant variant "
+                "to degrade less (<= 0)"
+                + (" (neither succeeds in distribution: not measured)" if floor else ""),
+            )
+    return scores
+
+
+def plot_probe(scores: dict[str, dict[str, tuple[int, int]]], path: Path) -> None:
+    """Success per method and test condition of the generalisation probe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conds = list(dict.fromkeys(c for by in scores.values() for c in by))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / max(1, len(scores))
+    for i, (method, by_cond) in enumerate(scores.items()):
+        x = np.arange(len(conds)) + (i - (len(scores) - 1) / 2) * width
+        k = np.array([by_cond.get(c, (0, 1))[0] for c in conds], dtype=float)
+        n = np.array([by_cond.get(c, (0, 1))[1] for c in conds], dtype=float)
+        lo, hi = np.array([wilson_interval(int(a), int(b)) for a, b in zip(k, n)]).T
+        p = k / n
+        ax.bar(x, 100 * p, width, label=METHODS[method].label)
+        ax.errorbar(x, 100 * p, yerr=100 * np.stack([p - lo, hi - p]), fmt="none", c="k", lw=1)
+    ax.set_xticks(np.arange(len(conds)), [c.replace(", ", ",\n") for c in conds], fontsize=7)
+    ax.set_ylabel("success (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Generalisation probe (Wilson 95% intervals)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def logged_throughput(run_path: Path, batch_size: int) -> float:
     """Median training samples/s over consecutive logged steps of ``metrics.jsonl``.
 
@@ -497,6 +687,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-overfit", action="store_true")
     parser.add_argument("--skip-benchmark", action="store_true")
     parser.add_argument(
+        "--skip-table", action="store_true", help="no closed-loop method table (e.g. probe only)"
+    )
+    parser.add_argument(
+        "--skip-probe", action="store_true", help="no generalisation probe (config 'probe')"
+    )
+    parser.add_argument(
+        "--keep-rows",
+        action="store_true",
+        help="keep the rows of the existing results file that this invocation does not "
+        "measure (marked with the earlier run's date), e.g. when the runs of a table were "
+        "made on different machines",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="train and evaluate nothing new: tabulate the finished closed-loop runs only",
@@ -528,7 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_benchmark:
         throughput(cfg, cfg.methods, rec, device)
     tasks = args.tasks or cfg.eval.tasks
-    if factory is not None or cfg.data.source == "sim":
+    if args.skip_table:
+        rec.results.notes.append("The closed-loop method table was not run (--skip-table).")
+    elif factory is not None or cfg.data.source == "sim":
         done = closed_loop(
             cfg, methods, tasks, factory, rec, args.runs_root, args.report_only, device
         )
@@ -550,12 +755,26 @@ def main(argv: list[str] | None = None) -> int:
             "Closed-loop success rates are not reported: data.source is not 'sim' and no env "
             "runner was given. Nothing is simulated or estimated in their place."
         )
+    if cfg.probe.methods and cfg.data.source == "sim" and not args.skip_probe:
+        probe = generalisation_probe(
+            cfg, rec, args.runs_root, args.report_only, device, args.methods
+        )
+        if probe:
+            plot_probe(probe, rec.figure_path("generalisation_probe.png"))
     rec.results.notes.append(
         "Paper means (12 MimicGen tasks, 100 demos, secondary source): "
         + ", ".join(f"{k} {v}" for k, v in PAPER_MEANS.items())
         + ". The Pretrain rows need ImageNet weights, unavailable offline: FA runs on a randomly "
         "initialised ResNet-18 (FA-scratch)."
     )
+    previous = rec.out_dir / "results.json"
+    if args.keep_rows and previous.is_file():
+        try:
+            kept = rec.results.keep_rows_of(load_results(previous), figure_dir=rec.out_dir)
+        except ResultsError as exc:
+            print(f"error: --keep-rows: {exc}", file=sys.stderr)
+            return 1
+        print(f"kept {len(kept)} rows of {previous} that this invocation did not measure")
     path = rec.write()
     n_checked, n_passed = rec.results.n_checked, rec.results.n_passed
     print(rec.results.to_markdown())

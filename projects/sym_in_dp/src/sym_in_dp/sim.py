@@ -137,6 +137,8 @@ class SimRunner:
     executes ``n_episodes`` episodes on the test seeds ``100000 + i`` (in this process, so the
     policy object is used directly) and returns ``success_rate``, the Wilson 95% interval, the
     episode count, mean steps, seconds per episode and the mean latency per action chunk.
+    ``perturbation`` (a :class:`symlab.sim.PerturbationConfig`) moves the whole scene by a
+    seeded rigid transform in every episode (default: none).
     """
 
     def __init__(
@@ -149,8 +151,10 @@ class SimRunner:
         out_dir: str | Path | None = None,
         max_steps: int | None = None,
         progress: bool = False,
+        perturbation=None,
     ) -> None:
         CameraConfig, ObservationConfig = _sim()
+        from symlab.sim import PerturbationConfig
         from symlab.sim.evaluate import EvalConfig
 
         cams = tuple(
@@ -168,6 +172,7 @@ class SimRunner:
             n_episodes=n_episodes,
             obs=ObservationConfig(cameras=cams),
             max_steps=max_steps,
+            perturbation=perturbation or PerturbationConfig(),
         )
 
     def run(self, policy, first_episode: int = 0) -> dict[str, Any]:

@@ -84,8 +84,20 @@ class _PickPlaceExpert:
 
 # ---------------------------------------------------------------------- blocks
 class _BlocksTask(Task):
+    """Cubes on the table.
+
+    Options: ``level`` (the region of the cube centres, see ``levels``); ``region``
+    (``"full"``: the level's region; ``"half"``: its half ``y >= 0``, with ``x`` cut to be
+    symmetric about the workspace centre so that a half-turn of the scene stays reachable);
+    ``scene_yaw_deg`` (the sampled cube poses are rotated by this yaw about the vertical axis
+    through ``workspace_center``; the table and the robot stay). ``region="half"`` with
+    ``scene_yaw_deg=180`` puts every cube in the other half: the generalisation probe of
+    sym_in_dp (train in one half, test in the rotated half).
+    """
+
     blocks: tuple[tuple[str, float, str], ...] = ()
-    options = {"level": "D0"}
+    options = {"level": "D0", "region": "full", "scene_yaw_deg": 0.0}
+    regions = ("full", "half")
     #: Half-width of the square region of the cube centres per level. D1 regions stop at
     #: x = +0.12: further from the robot (base at x = -0.56) a top-down grasp at table height
     #: straightens the elbow to its joint limit and the arm cannot lift.
@@ -98,6 +110,17 @@ class _BlocksTask(Task):
             raise TaskError(
                 f"{type(self).__name__}: unknown level {self.config['level']!r}; "
                 f"expected one of {sorted(self.levels)}"
+            )
+        if self.config["region"] not in self.regions:
+            raise TaskError(
+                f"{type(self).__name__}: unknown region {self.config['region']!r}; "
+                f"expected one of {list(self.regions)}"
+            )
+        yaw = self.config["scene_yaw_deg"]
+        if isinstance(yaw, bool) or not isinstance(yaw, (int, float)) or not np.isfinite(yaw):
+            raise TaskError(
+                f"{type(self).__name__}: scene_yaw_deg must be a finite number of degrees, "
+                f"found {yaw!r}"
             )
         self.object_bodies = tuple(f"{n}_main" for n, _, _ in self.blocks)
 
@@ -114,15 +137,25 @@ class _BlocksTask(Task):
 
     def sample_scene(self, rng, variation):
         r = self.levels[self.config["level"]]
+        if self.config["region"] == "full":
+            box = ((-r, min(r, self.max_x)), (-r, r))
+        else:
+            x = min(r, self.max_x)
+            box = ((-x, x), (0.0, r))
         min_dist = 0.1 if len(self.blocks) > 1 else 0.0
-        xy = sample_separated_xy(
-            rng, [((-r, min(r, self.max_x)), (-r, r))] * len(self.blocks), min_dist
-        )
+        xy = sample_separated_xy(rng, [box] * len(self.blocks), min_dist)
         yaw = rng.uniform(-np.pi, np.pi, size=len(self.blocks))
         poses = {
             f"{n}_joint0": planar_pose(x, y, TABLE_Z + h + 0.001, a)
             for (n, h, _), (x, y), a in zip(self.blocks, xy, yaw)
         }
+        if self.config["scene_yaw_deg"]:
+            c = np.asarray(self.workspace_center, dtype=float)
+            turn = make_pose(c) @ planar_pose(
+                0.0, 0.0, 0.0, np.radians(self.config["scene_yaw_deg"])
+            )
+            turn = turn @ make_pose(-c)
+            poses = {k: turn @ p for k, p in poses.items()}
         return Scene(object_poses=poses)
 
     def _pos_ws(self, env, name):
@@ -466,6 +499,19 @@ class DoorTask(Task):
 
 register_task("lift", LiftTask, description="lift a cube", level="D0")
 register_task("lift_d1", LiftTask, description="lift a cube, wide init", level="D1")
+# sym_in_dp's generalisation probe: train in the half y >= 0 of the D1 region, test in it and
+# in its half-turn about the workspace centre (the other half; the robot does not move).
+register_task(
+    "lift_d1_half", LiftTask, description="lift a cube, D1 half y >= 0", level="D1", region="half"
+)
+register_task(
+    "lift_d1_half_yaw180",
+    LiftTask,
+    description="lift a cube, lift_d1_half turned 180 deg about the workspace centre",
+    level="D1",
+    region="half",
+    scene_yaw_deg=180.0,
+)
 register_task("stack_d0", StackTask, description="stack two cubes", level="D0")
 register_task("stack_d1", StackTask, description="stack two cubes, wide init", level="D1")
 register_task("stack_three_d0", StackThreeTask, description="stack three cubes", level="D0")
