@@ -145,6 +145,7 @@ def test_train_and_closed_loop_evaluation_end_to_end(tmp_path, sim_cfg, lift_fil
     out = capsys.readouterr().out
     assert "final success" in out and "/2, Wilson 95%" in out
     run_dir = tmp_path / "sym_in_dp" / "reproduce-smoke-lift-cnn_rel-s0"
+    summary = json.loads((run_dir / "summary.json").read_text())["cnn_rel"]
     assert summary["data_file"] == str(lift_file)
     assert [e["step"] for e in summary["evaluations"]] == [3, 6]
     final = summary["final_eval"]

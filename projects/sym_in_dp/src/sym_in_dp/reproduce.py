@@ -287,6 +287,44 @@ def pooled_success(evals: list[dict]) -> tuple[int, int, float, float]:
     return (k, n, *wilson_interval(k, n))
 
 
+def seed_runs(
+    cfg: ExperimentConfig,
+    method: str,
+    task: str,
+    scale: str,
+    runs_root,
+    report_only: bool,
+    device,
+    factory=None,
+    finished: str = "final",
+) -> list[tuple[ExperimentConfig, Run, dict]] | None:
+    """Train (or resume, or reuse) ``method`` on ``task`` for every seed of ``eval.seeds``, as
+    the runs ``reproduce-<scale>-<task>-<method>-s<seed>``; returns ``(config of the seed, run,
+    summary)`` per seed. With ``report_only`` nothing is trained or evaluated, and ``None`` is
+    returned unless every run has cached its ``finished`` ("final" or "best") evaluation."""
+    root = default_runs_root(runs_root)
+    names = [f"reproduce-{scale}-{task}-{method}-s{s}" for s in cfg.eval.seeds]
+    if report_only and not all(
+        evaluation_cache(root / PROJECT / n, finished, method).is_file() for n in names
+    ):
+        return None
+    out = []
+    for seed, name in zip(cfg.eval.seeds, names):
+        seed_cfg = replace(cfg, seed=seed)
+        run = Run(PROJECT, seed_cfg, seed=seed, root=runs_root, name=name)
+        summary = train_method(
+            seed_cfg,
+            method,
+            run,
+            runner_factory=factory,
+            task=task,
+            stop_after=0 if report_only else None,
+            device=device,
+        )
+        out.append((seed_cfg, run, summary))
+    return out
+
+
 def closed_loop(
     cfg: ExperimentConfig,
     methods,
@@ -310,28 +348,16 @@ def closed_loop(
     all finished (their final evaluation is cached) are tabulated.
     """
     table = "Closed-loop success"
-    root = default_runs_root(runs_root)
     done: dict[tuple[str, str], tuple[int, int] | None] = {}
     for task in tasks:
         for method in methods:
-            names = [f"reproduce-{rec.results.scale}-{task}-{method}-s{s}" for s in cfg.eval.seeds]
-            if report_only and not all(
-                evaluation_cache(root / PROJECT / n, "final", method).is_file() for n in names
-            ):
+            runs = seed_runs(
+                cfg, method, task, rec.results.scale, runs_root, report_only, device, factory
+            )
+            if runs is None:
                 continue
             finals, bests, summaries, run_paths, best_evals = [], [], [], [], []
-            for seed, name in zip(cfg.eval.seeds, names):
-                seed_cfg = replace(cfg, seed=seed)
-                run = Run(PROJECT, seed_cfg, seed=seed, root=runs_root, name=name)
-                summary = train_method(
-                    seed_cfg,
-                    method,
-                    run,
-                    runner_factory=factory,
-                    task=task,
-                    stop_after=0 if report_only else None,
-                    device=device,
-                )
+            for _, run, summary in runs:
                 summaries.append(summary)
                 run_paths.append(run.path)
                 if summary.get("final_eval"):
@@ -501,30 +527,26 @@ def generalisation_probe(
     from .sim import SimRunner
 
     probe = cfg.probe
-    scale = rec.results.scale
-    root = default_runs_root(runs_root)
     table = f"Generalisation probe (trained on {probe.train_task})"
     conds = _probe_conditions(cfg)
     scores: dict[str, dict[str, tuple[int, int]]] = {}
     for method in [m for m in probe.methods if methods is None or m in methods]:
         label = METHODS[method].label
-        names = [f"reproduce-{scale}-{probe.train_task}-{method}-s{s}" for s in cfg.eval.seeds]
-        if report_only and not all(
-            evaluation_cache(root / PROJECT / n, "best", method).is_file() for n in names
-        ):
+        runs = seed_runs(
+            cfg,
+            method,
+            probe.train_task,
+            rec.results.scale,
+            runs_root,
+            report_only,
+            device,
+            finished="best",
+        )
+        if runs is None:
             continue
         per_cond: dict[str, list[dict]] = {c: [] for c, _, _ in conds}
-        for seed, name in zip(cfg.eval.seeds, names):
-            seed_cfg = replace(cfg, seed=seed)
-            run = Run(PROJECT, seed_cfg, seed=seed, root=runs_root, name=name)
-            summary = train_method(
-                seed_cfg,
-                method,
-                run,
-                task=probe.train_task,
-                stop_after=0 if report_only else None,
-                device=device,
-            )
+        for seed_cfg, run, summary in runs:
+            seed = seed_cfg.seed
             best = summary.get("best_eval")
             if best is None:
                 raise ValueError(
@@ -560,7 +582,7 @@ def generalisation_probe(
                 print(f"probe {method} {cond}: {metrics['n_success']}/{metrics['n_episodes']}")
         scores[method] = {}
         for cond, _, _ in conds:
-            if len(per_cond[cond]) != len(names):
+            if len(per_cond[cond]) != len(runs):
                 continue
             k, n, lo, hi = pooled_success(per_cond[cond])
             scores[method][cond] = (k, n)
