@@ -100,16 +100,16 @@ def test_keep_rows_of_an_earlier_run(tmp_path):
     carried = new.keep_rows_of(old, figure_dir=tmp_path)
     assert [m.name for m in carried] == ["success, lift", "gone"]
     assert [(m.table, m.name) for m in new.metrics] == [
-        ("Symmetry", "symmetry error"),
         ("Closed loop", "success, stack"),
         ("Closed loop", "success, lift"),
-        ("Probe", "probe"),
+        ("Symmetry", "symmetry error"),
         ("Old table", "gone"),
+        ("Probe", "probe"),
     ]
-    lift = new.metrics[2]
+    lift = new.metrics[1]
     assert lift.value == 88.0 and lift.passed is True and lift.note.startswith("44/50; kept from")
     assert "2026-01-01T00:00:00 (revision abcabcabcabc)" in lift.note
-    assert new.metrics[0].value == 1e-7 and new.n_passed == 2
+    assert new.metrics[2].value == 1e-7 and new.n_passed == 2
     assert new.notes == [
         "Kept from the results of 2026-01-01T00:00:00 (revision abcabcabcabc): "
         "measured for lift, stack"

@@ -186,10 +186,11 @@ class Results:
 
         For tables assembled over several invocations whose runs do not all exist on one
         machine. A row is identified by its table and name; a row this run measured replaces
-        the earlier one. Carried rows keep their values and criteria, go after the rows of
-        their table (or after every row for a table this run does not have), and their note
-        names the earlier run. The earlier run's notes are kept with the same mark, and, with
-        ``figure_dir`` (where both runs write), its figures that are still there.
+        the earlier one. Carried rows keep their values and criteria and their note names the
+        earlier run. Tables keep the earlier run's order, followed by the tables new in this
+        run; within a table this run's rows come first. The earlier run's notes are kept with
+        the same mark, and, with ``figure_dir`` (where both runs write), its figures that are
+        still there.
         """
         if (previous.project, previous.scale) != (self.project, self.scale):
             raise ResultsError(
@@ -200,18 +201,17 @@ class Results:
         if previous.git_revision:
             mark += f" (revision {previous.git_revision[:12]})"
         seen = {(m.table, m.name) for m in self.metrics}
-        carried = []
-        for old in previous.metrics:
-            if (old.table, old.name) in seen:
-                continue
-            row = dataclasses.replace(
+        carried = [
+            dataclasses.replace(
                 old, note=(old.note + "; " if old.note else "") + f"kept {mark}, not rerun here"
             )
-            last = max(
-                (i for i, m in enumerate(self.metrics) if m.table == row.table), default=None
-            )
-            self.metrics.insert(len(self.metrics) if last is None else last + 1, row)
-            carried.append(row)
+            for old in previous.metrics
+            if (old.table, old.name) not in seen
+        ]
+        # Tables in the earlier run's order, then the tables new in this run; within a table,
+        # this run's rows first.
+        order = list(dict.fromkeys([m.table for m in previous.metrics + self.metrics]))
+        self.metrics = sorted(self.metrics + carried, key=lambda m: order.index(m.table))
         self.notes += [f"Kept {mark}: {n}" for n in previous.notes if n not in self.notes]
         if figure_dir is not None:
             self.figures += [
