@@ -635,10 +635,10 @@ def plot_probe(scores: dict[str, dict[str, tuple[int, int]]], path: Path) -> Non
     width = 0.8 / max(1, len(scores))
     for i, (method, by_cond) in enumerate(scores.items()):
         x = np.arange(len(conds)) + (i - (len(scores) - 1) / 2) * width
-        k = np.array([by_cond.get(c, (0, 1))[0] for c in conds], dtype=float)
-        n = np.array([by_cond.get(c, (0, 1))[1] for c in conds], dtype=float)
-        lo, hi = np.array([wilson_interval(int(a), int(b)) for a, b in zip(k, n)]).T
-        p = k / n
+        # A condition this method was not scored on is left blank, not drawn as 0%.
+        kn = [by_cond.get(c) for c in conds]
+        p = np.array([x[0] / x[1] if x else np.nan for x in kn])
+        lo, hi = np.array([wilson_interval(*x) if x else (np.nan, np.nan) for x in kn]).T
         ax.bar(x, 100 * p, width, label=METHODS[method].label)
         ax.errorbar(x, 100 * p, yerr=100 * np.stack([p - lo, hi - p]), fmt="none", c="k", lw=1)
     ax.set_xticks(np.arange(len(conds)), [c.replace(", ", ",\n") for c in conds], fontsize=7)
