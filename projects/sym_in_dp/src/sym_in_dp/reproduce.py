@@ -64,7 +64,7 @@ from .encoders import FrameAveragedEncoder, crop_images
 from .evaluation import load_env_runner_factory, wilson_interval
 from .methods import METHODS, build_policy, image_encoder, obs_keys
 from .synthetic import synthetic_buffer
-from .train import evaluation_cache, fit_policy_normalizer, train_method
+from .train import evaluation_cache, fit_policy_normalizer, load_best_policy, train_method
 
 PROJECT = "sym_in_dp"
 PAPER = "A Practical Guide for Incorporating Symmetry in Diffusion Policy (NeurIPS 2025)"
@@ -487,20 +487,22 @@ def _probe_conditions(cfg: ExperimentConfig) -> list[tuple[str, str, bool]]:
     return conds
 
 
-def _best_policy(cfg: ExperimentConfig, method: str, run: Run, step: int, device):
-    """The best periodic checkpoint's policy (``<method>_best.pt``), checked against ``step``."""
-    from symlab.runs import CheckpointError, load_checkpoint, restore_checkpoint
+def _best_policy(cfg: ExperimentConfig, method: str, summary: dict, step: int, device):
+    """The run's best periodic checkpoint as a policy, checked against ``step``."""
+    from symlab.runs import CheckpointError
 
-    path = run.checkpoint_dir / f"{method}_best.pt"
-    state = load_checkpoint(path, map_location="cpu")
-    if int(state["step"]) != int(step):
-        raise CheckpointError(
-            f"{path} holds step {state['step']}, but the run's best periodic checkpoint is "
-            f"step {step}: the file is stale; delete the run directory to retrain"
+    path = summary.get("best_checkpoint")
+    policy = None
+    if path is not None:
+        policy = load_best_policy(
+            path, step, lambda: build_policy(method, cfg.model, cfg.data).to(device)
         )
-    policy = build_policy(method, cfg.model, cfg.data)
-    restore_checkpoint(state, model=policy, restore_rng=False)
-    return policy.to(device).eval()
+    if policy is None:
+        raise CheckpointError(
+            f"the best periodic checkpoint of step {step} ({path}) is missing or holds another "
+            "step: delete the run directory to retrain"
+        )
+    return policy
 
 
 def generalisation_probe(
@@ -565,7 +567,7 @@ def generalisation_probe(
                 if report_only:
                     break
                 if policy is None:
-                    policy = _best_policy(seed_cfg, method, run, best["step"], device)
+                    policy = _best_policy(seed_cfg, method, summary, best["step"], device)
                 runner = SimRunner(
                     task,
                     cfg.eval.n_episodes,

@@ -144,6 +144,7 @@ def train_method(
         "evaluations": result.evaluations,
         "best_score": result.best_score,
         "best_step": result.best_step,
+        "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
         "data_file": str(data_file),
         "n_demos": buffer.n_episodes,
         "n_windows": len(train_ds),
@@ -208,14 +209,24 @@ def best_checkpoint_evaluation(
     else:
         if result.best_checkpoint is None:
             return None
-        state = load_checkpoint(result.best_checkpoint, map_location="cpu")
-        if int(state["step"]) != result.best_step:
+        policy = load_best_policy(result.best_checkpoint, result.best_step, make_policy)
+        if policy is None:
             return None  # a stale file (not the best of this run's evaluations)
-        policy = make_policy()
-        restore_checkpoint(state, model=policy, restore_rng=False)
         first = next(e for e in result.evaluations if e.get("step") == result.best_step)
-        metrics = _score(final_runner, runner, policy.eval(), first, result.best_step)
+        metrics = _score(final_runner, runner, policy, first, result.best_step)
     return _save_with_interval(metrics, cache, int(final_eval.get("n_episodes", 0)))
+
+
+def load_best_policy(path: str | Path, step: int, make_policy):
+    """The policy weights that the periodic evaluation at ``step`` saved in ``path`` (the best
+    checkpoint, ``checkpoints/<method>_best.pt``), loaded into ``make_policy()`` in eval mode;
+    ``None`` when the file holds another step (a stale file)."""
+    state = load_checkpoint(path, map_location="cpu")
+    if int(state["step"]) != int(step):
+        return None
+    policy = make_policy()
+    restore_checkpoint(state, model=policy, restore_rng=False)
+    return policy.eval()
 
 
 def final_evaluation(final_runner, runner, result, cache: Path, n_episodes: int) -> dict[str, Any]:
